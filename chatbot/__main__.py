@@ -1,0 +1,5 @@
+"""`python -m chatbot` is the `chatbot` command."""
+
+from .cli import main
+
+main()

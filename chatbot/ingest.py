@@ -1,0 +1,104 @@
+"""Ingestion: a corpus file or folder -> one transaction in the store.
+
+The policy lives here (the store only writes rows): detect the format, hash
+the input so the same input twice is a no-op, give every conversation a split
+(the corpus's official one, else a hash of its id), drop repeated ids, and
+refuse an input in which nothing valid remains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import corpora
+from .corpora import Conversation, Problems
+from .errors import CorpusFormatError, UsageError
+from .store import CorpusInfo, Store
+
+DEFAULT_SPLIT = (0.90, 0.05, 0.05)  # train, valid, test
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass
+class IngestResult:
+    corpus: CorpusInfo
+    already_present: bool = False
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_name(name: str, kind: str) -> str:
+    """Names end up in file paths and commands: keep them to a safe alphabet."""
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"{kind} name must be letters, digits, '.', '_' or '-' (at most 64). Received: {name!r}"
+        )
+    return name
+
+
+def hash_split(external_id: str, fractions: tuple[float, float, float] = DEFAULT_SPLIT) -> str:
+    """A split that depends only on the conversation's id: stable across runs and machines."""
+    digest = hashlib.blake2b(external_id.encode("utf-8"), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    if u < fractions[0]:
+        return "train"
+    return "valid" if u < fractions[0] + fractions[1] else "test"
+
+
+def content_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, in name order)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            h.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest(
+    store: Store,
+    path: str | Path,
+    fmt: str | None = None,
+    name: str | None = None,
+    replace: bool = False,
+    on_error: str = "skip",
+    progress: Callable[[Iterable[Conversation]], Iterable[Conversation]] = lambda it: it,
+) -> IngestResult:
+    """Read `path` and store it as corpus `name`, whole or not at all."""
+    path = Path(path)
+    problems = Problems(on_error)
+    fmt = fmt or corpora.detect(path)
+    name = check_name(name or path.stem, "corpus")
+    conversations = corpora.read(path, fmt, problems)  # validates fmt and path first
+    sha = content_sha256(path)
+    existing = store.corpus_by_sha256(sha)
+    if existing and not replace:
+        return IngestResult(existing, already_present=True)
+    stream = progress(_prepared(conversations, problems, path))
+    info = store.add_corpus(name, fmt, str(path.resolve()), sha, stream, replace=replace)
+    return IngestResult(info, False, problems.skipped, problems.errors, problems.warnings)
+
+
+def _prepared(
+    conversations: Iterable[Conversation], problems: Problems, path: Path
+) -> Iterator[Conversation]:
+    """Assign splits, drop repeated ids, and fail (inside the transaction) if nothing is valid."""
+    seen: set[str] = set()
+    for conv in conversations:
+        if conv.external_id in seen:
+            problems.error(path, None, f"conversation id {conv.external_id!r} repeats; skipped")
+            continue
+        seen.add(conv.external_id)
+        conv.split = conv.split or hash_split(conv.external_id)
+        yield conv
+    if not seen:
+        first = f" (first problem: {problems.errors[0]})" if problems.errors else ""
+        raise CorpusFormatError(f"no valid conversations in {path}{first}")

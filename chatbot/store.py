@@ -1,0 +1,292 @@
+"""The SQLite store: corpora, conversations, utterances (and later transcripts, models).
+
+This is the only module that touches SQLite. It opens one file with WAL and
+foreign keys on, upgrades an older schema in place (`PRAGMA user_version`
+holds the version), and refuses a newer one. Bulk ingestion is one
+transaction: a corpus lands whole or not at all, also on Ctrl-C or kill -9
+(SQLite rolls back an unfinished transaction the next time the file opens).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from .corpora.base import Conversation
+from .errors import StoreError
+
+SPLITS = ("train", "valid", "test")
+_FLUSH_EVERY = 2000  # conversations per executemany batch: bounded memory, few round trips
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE corpora (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            source TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            conversations INTEGER NOT NULL DEFAULT 0,
+            utterances INTEGER NOT NULL DEFAULT 0,
+            tokens INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            corpus_id INTEGER NOT NULL REFERENCES corpora(id) ON DELETE CASCADE,
+            external_id TEXT NOT NULL,
+            split TEXT NOT NULL CHECK (split IN ('train', 'valid', 'test')),
+            UNIQUE (corpus_id, external_id))""")
+    db.execute("""
+        CREATE TABLE utterances (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            speaker TEXT,
+            text TEXT NOT NULL,
+            UNIQUE (conversation_id, position))""")
+
+
+# MIGRATIONS[i] takes a database at version i to version i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    format: str
+    source: str
+    sha256: str
+    conversations: int
+    utterances: int
+    tokens: int
+    created_at: str
+    splits: dict[str, int]
+
+    @property
+    def mean_turns(self) -> float:
+        return self.utterances / self.conversations if self.conversations else 0.0
+
+
+def default_home() -> Path:
+    """`$CHATBOT_HOME`, or the user's data directory."""
+    if os.environ.get("CHATBOT_HOME"):
+        return Path(os.environ["CHATBOT_HOME"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("chatbot", appauthor=False))
+
+
+def default_db_path() -> Path:
+    return default_home() / "chatbot.db"
+
+
+class Store:
+    """One SQLite file. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: we open transactions ourselves, explicitly.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this chatbot "
+                f"understands ({SCHEMA_VERSION}); upgrade chatbot or use another --db"
+            )
+        for target in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[target](self.db)
+                self.db.execute(f"PRAGMA user_version = {target + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt too)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- corpora ---------------------------------------------------------------
+
+    def corpus(self, name: str) -> CorpusInfo:
+        row = self.db.execute("SELECT * FROM corpora WHERE name = ?", [name]).fetchone()
+        if row is None:
+            known = ", ".join(c.name for c in self.corpora()) or "none yet; run `chatbot ingest`"
+            raise StoreError(f"no corpus named {name!r} in {self.path} (corpora: {known})")
+        return self._info(row)
+
+    def has_corpus(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM corpora WHERE name = ?", [name]).fetchone() is not None
+
+    def corpus_by_sha256(self, sha256: str) -> CorpusInfo | None:
+        row = self.db.execute("SELECT * FROM corpora WHERE sha256 = ?", [sha256]).fetchone()
+        return self._info(row) if row else None
+
+    def corpora(self) -> list[CorpusInfo]:
+        rows = self.db.execute("SELECT * FROM corpora ORDER BY name").fetchall()
+        return [self._info(r) for r in rows]
+
+    def _info(self, row: tuple) -> CorpusInfo:
+        splits = dict(
+            self.db.execute(
+                "SELECT split, count(*) FROM conversations WHERE corpus_id = ? GROUP BY split",
+                [row[0]],
+            ).fetchall()
+        )
+        return CorpusInfo(*row[1:], splits={s: splits.get(s, 0) for s in SPLITS})
+
+    def remove_corpus(self, name: str) -> None:
+        self.corpus(name)  # a clear error when it does not exist
+        with self.transaction():
+            self.db.execute("DELETE FROM corpora WHERE name = ?", [name])
+
+    def add_corpus(
+        self,
+        name: str,
+        fmt: str,
+        source: str,
+        sha256: str,
+        conversations: Iterable[Conversation],
+        replace: bool = False,
+    ) -> CorpusInfo:
+        """Insert a corpus and all its conversations in one transaction.
+
+        Every conversation must carry its split. With `replace`, a corpus of
+        the same name is deleted in the same transaction, so a failed
+        re-ingestion leaves the old one in place.
+        """
+        with self.transaction():
+            if replace:
+                self.db.execute("DELETE FROM corpora WHERE name = ?", [name])
+            elif self.has_corpus(name):
+                raise StoreError(f"a corpus named {name!r} exists; use --replace or another --name")
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            cur = self.db.execute(
+                "INSERT INTO corpora (name, format, source, sha256, created_at) VALUES (?,?,?,?,?)",
+                [name, fmt, source, sha256, now],
+            )
+            counts = self._insert_conversations(cur.lastrowid, conversations)
+            self.db.execute(
+                "UPDATE corpora SET conversations=?, utterances=?, tokens=? WHERE name=?",
+                [*counts, name],
+            )
+        return self.corpus(name)
+
+    def _insert_conversations(
+        self, corpus_id: int | None, conversations: Iterable[Conversation]
+    ) -> tuple[int, int, int]:
+        # Ids are assigned here rather than read back row by row: inside the
+        # IMMEDIATE transaction no other writer can take them.
+        next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM conversations").fetchone()[0]
+        n_conv = n_utt = n_tok = 0
+        conv_rows: list[tuple] = []
+        utt_rows: list[tuple] = []
+        for conv in conversations:
+            conv_rows.append((next_id, corpus_id, conv.external_id, conv.split))
+            for pos, utt in enumerate(conv.utterances):
+                utt_rows.append((next_id, pos, utt.speaker, utt.text))
+                n_tok += len(utt.text.split())
+            n_utt += len(conv.utterances)
+            next_id += 1
+            n_conv += 1
+            if len(conv_rows) >= _FLUSH_EVERY:
+                self._flush(conv_rows, utt_rows)
+        self._flush(conv_rows, utt_rows)
+        return n_conv, n_utt, n_tok
+
+    def _flush(self, conv_rows: list[tuple], utt_rows: list[tuple]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO conversations (id, corpus_id, external_id, split) VALUES (?,?,?,?)",
+            conv_rows,
+        )
+        self.db.conn.executemany(
+            "INSERT INTO utterances (conversation_id, position, speaker, text) VALUES (?,?,?,?)",
+            utt_rows,
+        )
+        conv_rows.clear()
+        utt_rows.clear()
+
+    # -- reading conversations back -------------------------------------------
+
+    def conversation(self, corpus: str, external_id: str) -> list[tuple[str | None, str]]:
+        """(speaker, text) of each utterance of one conversation."""
+        rows = self.db.execute(
+            """SELECT u.speaker, u.text FROM utterances u
+               JOIN conversations c ON c.id = u.conversation_id
+               JOIN corpora k ON k.id = c.corpus_id
+               WHERE k.name = ? AND c.external_id = ? ORDER BY u.position""",
+            [corpus, external_id],
+        ).fetchall()
+        if not rows:
+            self.corpus(corpus)
+            raise StoreError(f"corpus {corpus!r} has no conversation {external_id!r}")
+        return rows
+
+    def conversation_ids(self, corpus: str, limit: int = 10) -> list[tuple[str, str, int]]:
+        """(external id, split, utterances) of the first `limit` conversations."""
+        return self.db.execute(
+            """SELECT c.external_id, c.split,
+                      (SELECT count(*) FROM utterances u WHERE u.conversation_id = c.id)
+               FROM conversations c JOIN corpora k ON k.id = c.corpus_id
+               WHERE k.name = ? ORDER BY c.id LIMIT ?""",
+            [corpus, limit],
+        ).fetchall()
+
+    def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
+        """The utterance texts of each conversation, streamed in storage order."""
+        corpus_id = self.db.execute("SELECT id FROM corpora WHERE name = ?", [corpus]).fetchone()
+        if corpus_id is None:
+            self.corpus(corpus)
+        sql = """SELECT u.conversation_id, u.text FROM utterances u
+                 JOIN conversations c ON c.id = u.conversation_id
+                 WHERE c.corpus_id = ? {} ORDER BY u.conversation_id, u.position"""
+        args: list = [corpus_id[0]]
+        if split:
+            args.append(split)
+        cursor = self.db.conn.execute(sql.format("AND c.split = ?" if split else ""), args)
+        current, texts = None, []
+        for conv_id, text in cursor:
+            if conv_id != current and texts:
+                yield texts
+                texts = []
+            current = conv_id
+            texts.append(text)
+        if texts:
+            yield texts
