@@ -21,7 +21,7 @@ class ChatbotGroup(click.Group):
     def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
         extra.pop("standalone_mode", None)
         try:
-            rv = super().main(args, prog_name or "chatbot", standalone_mode=False, **extra)
+            rv = super().main(args, "chatbot", standalone_mode=False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "chatbot"
             _fail(f"{exc.format_message()} (see '{where} --help')", 2)
@@ -54,7 +54,7 @@ def open_store(db: Path | None) -> Any:
     return Store(db)
 
 
-@click.group(cls=ChatbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("chatbot", cls=ChatbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="chatbot")
 def cli() -> None:
     """Train a conversational model that remembers the conversation, and talk to it.
@@ -70,19 +70,31 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["cornell", "dailydialog", "chatterbot", "jsonl", "text"]),
+    "--format",
+    "fmt",
+    type=click.Choice(["cornell", "dailydialog", "chatterbot", "jsonl", "text"]),
     help="Corpus format (default: detected from PATH).",
 )
 @click.option("--name", help="Corpus name (default: the file or folder name).")
 @click.option("--builtin", help="Ingest a corpus shipped with a dependency: chatterbot-english.")
 @click.option("--replace", is_flag=True, help="Ingest again, replacing a corpus of the same name.")
 @click.option(
-    "--on-error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True,
+    "--on-error",
+    type=click.Choice(["skip", "fail"]),
+    default="skip",
+    show_default=True,
     help="On a malformed record: skip it (and report it) or stop and store nothing.",
 )
 @db_option
-def ingest(path: Path | None, fmt: str | None, name: str | None, builtin: str | None,
-           replace: bool, on_error: str, db: Path | None) -> None:
+def ingest(
+    path: Path | None,
+    fmt: str | None,
+    name: str | None,
+    builtin: str | None,
+    replace: bool,
+    on_error: str,
+    db: Path | None,
+) -> None:
     """Load a corpus from PATH into the database, in one transaction.
 
     \b
@@ -106,8 +118,15 @@ def ingest(path: Path | None, fmt: str | None, name: str | None, builtin: str | 
         path, fmt, name = chatterbot.builtin_path(builtin), "chatterbot", name or builtin
     assert path is not None
     with open_store(db) as store:
-        result = run_ingest(store, path, fmt, name, replace, on_error,
-                            progress=lambda it: tqdm(it, unit=" conv", disable=None, desc="ingest"))
+        result = run_ingest(
+            store,
+            path,
+            fmt,
+            name,
+            replace,
+            on_error,
+            progress=lambda it: tqdm(it, unit=" conv", disable=None, desc="ingest"),
+        )
     _report_ingest(result, path)
 
 
@@ -119,12 +138,16 @@ def _report_ingest(result: Any, path: Path) -> None:
             click.echo(f"{kind}: ... and {len(lines) - 10} more", err=True)
     c = result.corpus
     if result.already_present:
-        click.echo(f"{path} is already ingested as corpus {c.name!r} (same sha256); nothing to do. "
-                   "Use --replace to ingest it again.")
+        click.echo(
+            f"{path} is already ingested as corpus {c.name!r} (same sha256); nothing to do. "
+            "Use --replace to ingest it again."
+        )
         return
     splits = " / ".join(f"{k} {v:,}" for k, v in c.splits.items())
-    click.echo(f"Ingested {c.name!r} ({c.format}): {c.conversations:,} conversations, "
-               f"{c.utterances:,} utterances, {result.skipped:,} records skipped; splits {splits}")
+    click.echo(
+        f"Ingested {c.name!r} ({c.format}): {c.conversations:,} conversations, "
+        f"{c.utterances:,} utterances, {result.skipped:,} records skipped; splits {splits}"
+    )
 
 
 @cli.group(invoke_without_command=True)
@@ -144,10 +167,25 @@ def corpora(ctx: click.Context, db: Path | None) -> None:
     if not rows:
         click.echo("No corpora yet. Try: chatbot ingest --builtin chatterbot-english")
         return
-    header = ("name", "format", "conversations", "utterances", "tokens", "turns/conv", "train/valid/test")
+    header = (
+        "name",
+        "format",
+        "conversations",
+        "utterances",
+        "tokens",
+        "turns/conv",
+        "train/valid/test",
+    )
     table = [header] + [
-        (c.name, c.format, f"{c.conversations:,}", f"{c.utterances:,}", f"{c.tokens:,}",
-         f"{c.mean_turns:.2f}", "/".join(f"{n:,}" for n in c.splits.values()))
+        (
+            c.name,
+            c.format,
+            f"{c.conversations:,}",
+            f"{c.utterances:,}",
+            f"{c.tokens:,}",
+            f"{c.mean_turns:.2f}",
+            "/".join(f"{n:,}" for n in c.splits.values()),
+        )
         for c in rows
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
@@ -186,8 +224,10 @@ def show(name: str, conversation_id: str | None, limit: int, db: Path | None) ->
         c = store.corpus(name)
         ids = store.conversation_ids(name, limit)
     click.echo(f"{c.name} ({c.format}) from {c.source}\nsha256 {c.sha256}, ingested {c.created_at}")
-    click.echo(f"{c.conversations:,} conversations, {c.utterances:,} utterances, splits "
-               + ", ".join(f"{k} {v:,}" for k, v in c.splits.items()))
+    click.echo(
+        f"{c.conversations:,} conversations, {c.utterances:,} utterances, splits "
+        + ", ".join(f"{k} {v:,}" for k, v in c.splits.items())
+    )
     for ext, split, n in ids:
         click.echo(f"  {ext}  ({split}, {n} utterances)")
 

@@ -8,9 +8,11 @@ refuse an input in which nothing valid remains.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +85,26 @@ def ingest(
     if existing and not replace:
         return IngestResult(existing, already_present=True)
     stream = progress(_prepared(conversations, problems, path))
-    info = store.add_corpus(name, fmt, str(path.resolve()), sha, stream, replace=replace)
+    with _gc_paused():
+        info = store.add_corpus(name, fmt, str(path.resolve()), sha, stream, replace=replace)
     return IngestResult(info, False, problems.skipped, problems.errors, problems.warnings)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while rows are built.
+
+    Ingestion allocates hundreds of thousands of small tuples and no cycles;
+    the collector would rescan them over and over (measured: 40% of the
+    Cornell reader's time). Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _prepared(

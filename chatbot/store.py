@@ -153,7 +153,9 @@ class Store:
         return self._info(row)
 
     def has_corpus(self, name: str) -> bool:
-        return self.db.execute("SELECT 1 FROM corpora WHERE name = ?", [name]).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM corpora WHERE name = ?", [name]).fetchone() is not None
+        )
 
     def corpus_by_sha256(self, sha256: str) -> CorpusInfo | None:
         row = self.db.execute("SELECT * FROM corpora WHERE sha256 = ?", [sha256]).fetchone()
@@ -170,7 +172,7 @@ class Store:
                 [row[0]],
             ).fetchall()
         )
-        return CorpusInfo(*row[1:], splits={s: splits.get(s, 0) for s in SPLITS})
+        return CorpusInfo(*row[1:9], splits={s: splits.get(s, 0) for s in SPLITS})  # type: ignore[misc]
 
     def remove_corpus(self, name: str) -> None:
         self.corpus(name)  # a clear error when it does not exist
@@ -214,16 +216,19 @@ class Store:
     ) -> tuple[int, int, int]:
         # Ids are assigned here rather than read back row by row: inside the
         # IMMEDIATE transaction no other writer can take them.
-        next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM conversations").fetchone()[0]
+        next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM conversations").fetchone()[
+            0
+        ]
         n_conv = n_utt = n_tok = 0
         conv_rows: list[tuple] = []
         utt_rows: list[tuple] = []
         for conv in conversations:
+            utts = conv.utterances
             conv_rows.append((next_id, corpus_id, conv.external_id, conv.split))
-            for pos, utt in enumerate(conv.utterances):
-                utt_rows.append((next_id, pos, utt.speaker, utt.text))
-                n_tok += len(utt.text.split())
-            n_utt += len(conv.utterances)
+            utt_rows.extend([(next_id, pos, who, text) for pos, (who, text) in enumerate(utts)])
+            # Readers give single-spaced, stripped text: words = spaces + 1.
+            n_tok += " ".join([text for _, text in utts]).count(" ") + 1
+            n_utt += len(utts)
             next_id += 1
             n_conv += 1
             if len(conv_rows) >= _FLUSH_EVERY:
@@ -281,7 +286,7 @@ class Store:
         if split:
             args.append(split)
         cursor = self.db.conn.execute(sql.format("AND c.split = ?" if split else ""), args)
-        current, texts = None, []
+        current, texts = None, list[str]()
         for conv_id, text in cursor:
             if conv_id != current and texts:
                 yield texts

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 _TYPOGRAPHIC = str.maketrans(
     {
@@ -54,14 +55,14 @@ def normalize(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer() -> Any:
     from nltk.tokenize import TreebankWordTokenizer
 
     return TreebankWordTokenizer()
 
 
 @lru_cache(maxsize=1)
-def _detokenizer():  # type: ignore[no-untyped-def]
+def _detokenizer() -> Any:
     from nltk.tokenize.treebank import TreebankWordDetokenizer
 
     return TreebankWordDetokenizer()

@@ -39,7 +39,7 @@ class Vocab:
 
     @classmethod
     def build(cls, texts: Iterable[str], max_size: int = 8000, min_count: int = 1) -> Vocab:
-        """Count the tokens of `texts`; keep the `max_size - 4` most frequent seen `min_count` times."""
+        """Count tokens in `texts`; keep the `max_size - 4` commonest seen `min_count` times."""
         if max_size <= len(SPECIALS):
             raise ConfigError(f"vocab_size must be greater than 4. Received: vocab_size={max_size}")
         if min_count < 1:

@@ -49,7 +49,9 @@ def read(path: Path, problems: Problems) -> Iterator[Conversation]:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            problems.error(file, mark.line + 1 if mark else 1, f"not valid YAML ({exc})".split("\n")[0])
+            problems.error(
+                file, mark.line + 1 if mark else 1, f"not valid YAML ({exc})".split("\n")[0]
+            )
             continue
         if not isinstance(data, dict) or not isinstance(data.get("conversations"), list):
             problems.error(file, 1, "expected a mapping with a 'conversations:' list")

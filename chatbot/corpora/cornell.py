@@ -30,8 +30,8 @@ def is_cornell(path: Path) -> bool:
     return path.is_dir() and (path / LINES).is_file() and (path / CONVERSATIONS).is_file()
 
 
-def _index_lines(path: Path, problems: Problems) -> dict[str, tuple[str, str]]:
-    lines: dict[str, tuple[str, str]] = {}
+def _index_lines(path: Path, problems: Problems) -> dict[str, Utterance]:
+    lines: dict[str, Utterance] = {}
     for number, line in read_lines(path, problems, ENCODING):
         if not line:
             continue
@@ -39,7 +39,7 @@ def _index_lines(path: Path, problems: Problems) -> dict[str, tuple[str, str]]:
         if len(fields) != 5:
             problems.error(path, number, f"expected 5 fields separated by '{SEP.strip()}'")
             continue
-        lines[fields[0]] = (fields[3], fields[4])
+        lines[fields[0]] = Utterance(fields[3], clean(fields[4]))
     return lines
 
 
@@ -60,7 +60,6 @@ def read(path: Path, problems: Problems) -> Iterator[Conversation]:
         if missing:
             problems.error(conversations, number, f"line id {missing[0]} is not in {LINES}")
             continue
-        turns = [Utterance(lines[i][0], clean(lines[i][1])) for i in ids]
-        turns = [t for t in turns if t.text]
+        turns = [lines[i] for i in ids if lines[i].text]
         if turns:
             yield Conversation(f"{fields[2]}:{number}", turns)

@@ -1,0 +1,62 @@
+"""Shared fixtures: every test runs with HOME and CHATBOT_HOME in its own tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DAILYDIALOG = SHARED / "corpora" / "dailydialog"
+MAKE_CORNELL = SHARED / "tools" / "make_cornell_format.py"
+
+needs_shared = pytest.mark.skipif(
+    not DAILYDIALOG.is_dir(), reason="../shared/corpora is not beside the project"
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CHATBOT_HOME", str(home / "chatbot"))
+    return home
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    from chatbot.store import Store
+
+    with Store(db_path) as s:
+        yield s
+
+
+@pytest.fixture
+def run(db_path: Path):
+    """Invoke the CLI against the test database; returns the click Result."""
+    from chatbot.cli import cli
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, [*args, "--db", str(db_path)], catch_exceptions=False)
+
+    return invoke
+
+
+def write(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding=encoding)
+    return path
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

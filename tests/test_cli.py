@@ -1,0 +1,159 @@
+"""The CLI: commands print what the library did; bad input is one line with exit 2 or 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import write
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def one_line_error(result, code, *fragments):
+    assert result.exit_code == code, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_ingest_list_show_remove(run, tmp_path):
+    path = write(
+        tmp_path / "mine.jsonl", json.dumps({"id": "c9", "turns": ["hi there", "hello"]}) + "\n"
+    )
+    result = run("ingest", str(path), "--name", "mine")
+    assert (
+        result.exit_code == 0
+        and "Ingested 'mine' (jsonl): 1 conversations, 2 utterances" in result.output
+    )
+    listing = run("corpora").output.splitlines()
+    assert listing[0].split()[:5] == ["name", "format", "conversations", "utterances", "tokens"]
+    assert listing[1].split()[:6] == ["mine", "jsonl", "1", "2", "3", "2.00"]
+    assert run("show", "mine", "--conversation", "c9").output == "-: hi there\n-: hello\n"
+    assert "c9" in run("show", "mine").output
+    assert run("ingest", str(path)).output.startswith(
+        f"{path} is already ingested as corpus 'mine'"
+    )
+    assert run("corpora", "rm", "mine").exit_code == 0
+    assert "No corpora yet" in run("corpora").output
+
+
+def test_builtin_chatterbot_english(run):
+    result = run("ingest", "--builtin", "chatterbot-english")
+    assert result.exit_code == 0 and "Ingested 'chatterbot-english' (chatterbot)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["ingest", "does/not/exist.txt"], 2, "no such file or folder: does/not/exist.txt"),
+        (["ingest", "{tmp}/data.csv"], 2, "pass --format"),
+        (["ingest", "{tmp}/data.csv", "--format", "xml"], 2, "'xml' is not one of"),
+        (["ingest", "{tmp}/empty.txt"], 1, "empty.txt is empty"),
+        (["ingest", "{tmp}/image.txt"], 1, "looks like a binary file"),
+        (["ingest", "{tmp}/cut.jsonl", "--on-error", "fail"], 1, "cut.jsonl:2: not valid JSON"),
+        (["ingest", "{tmp}/chat.txt", "--name", "bad name!"], 2, "corpus name must be"),
+        (["ingest", "--builtin", "klingon"], 2, "unknown builtin corpus 'klingon'"),
+        (["ingest"], 2, "give either PATH or --builtin"),
+        (["show", "nothing"], 1, "no corpus named 'nothing'"),
+        (["corpora", "rm", "nothing"], 1, "no corpus named 'nothing'"),
+        (["ingest", "--bogus"], 2, "No such option"),
+    ],
+)
+def test_bad_input_is_one_clear_line(run, tmp_path, args, code, fragment):
+    write(tmp_path / "data.csv", "a,b\n")
+    write(tmp_path / "empty.txt", b"")
+    write(tmp_path / "image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\0IHDR")
+    write(tmp_path / "cut.jsonl", '{"id": "1", "turns": ["ok"]}\n{"id": "2", "turns": ["trunc')
+    write(tmp_path / "chat.txt", "hi\nhello\n")
+    one_line_error(run(*[a.format(tmp=tmp_path) for a in args]), code, fragment)
+
+
+def test_truncated_line_is_skipped_and_reported(run, tmp_path):
+    path = write(
+        tmp_path / "cut.jsonl", '{"id": "1", "turns": ["ok"]}\n{"id": "2", "turns": ["trunc'
+    )
+    result = run("ingest", str(path))
+    assert result.exit_code == 0
+    assert f"skipped: {path}:2: not valid JSON" in result.output
+    assert "1 conversations, 1 utterances, 1 records skipped" in result.output
+
+
+def test_wrong_encoding_warns_and_ingests(run, tmp_path):
+    path = write(tmp_path / "latin.txt", "caf\xe9\nna\xefve\n", encoding="iso-8859-1")
+    result = run("ingest", str(path))
+    assert result.exit_code == 0 and "2 utterances" in result.output
+    assert f"warning: {path}:1: bytes not valid utf-8 replaced" in result.output
+
+
+def test_ctrl_c_during_ingest_keeps_nothing_and_says_so(run, tmp_path, monkeypatch, db_path):
+    from chatbot import corpora
+
+    def interrupted(path, problems):
+        yield from ()
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(corpora.FORMATS, "text", interrupted)
+    result = run("ingest", str(write(tmp_path / "chat.txt", "hi\n")))
+    one_line_error(result, 130, "interrupted")
+    assert "No corpora yet" in run("corpora").output
+
+
+def test_default_database_lives_in_chatbot_home(isolated_home, tmp_path):
+    from click.testing import CliRunner
+
+    from chatbot.cli import cli
+
+    path = write(tmp_path / "chat.txt", "hi\nhello\n")
+    assert CliRunner().invoke(cli, ["ingest", str(path)]).exit_code == 0
+    assert (isolated_home / "chatbot" / "chatbot.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["corpora"], ["ingest", "--builtin", "chatterbot-english"]]
+)
+def test_light_commands_never_import_tensorflow(tmp_path, args):
+    code = (
+        "import sys\nfrom chatbot.cli import cli\n"
+        "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "print('TF-MODULES:', loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args, "--db", str(tmp_path / "x.db")]
+        if args != ["--help"]
+        else [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "TF-MODULES: []" in out
+
+
+def test_readme_documents_every_command():
+    from chatbot.cli import cli
+
+    readme = README.read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"chatbot {name}" in readme, f"README does not mention `chatbot {name}`"
+
+
+def test_python_dash_m_runs_the_cli():
+    out = subprocess.run(
+        [sys.executable, "-m", "chatbot", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "ingest" in out.stdout
+
+
+def test_ci_runs_the_readme_commands():
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    readme = README.read_text(encoding="utf-8")
+    block = readme.split("```")[1]
+    install, test = [line for line in block.strip().splitlines() if line]
+    assert 'pip install -e ".[test]"' in install and 'pip install -e ".[test]"' in ci
+    assert test in ci.splitlines()
