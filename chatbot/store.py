@@ -9,6 +9,7 @@ transaction: a corpus lands whole or not at all, also on Ctrl-C or kill -9
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -55,8 +56,21 @@ def _v1(db: sqlite_utils.Database) -> None:
             UNIQUE (conversation_id, position))""")
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            corpus TEXT NOT NULL,
+            path TEXT NOT NULL,
+            config TEXT NOT NULL,
+            metrics TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""")
+
+
 # MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -75,6 +89,20 @@ class CorpusInfo:
     @property
     def mean_turns(self) -> float:
         return self.utterances / self.conversations if self.conversations else 0.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    corpus: str
+    path: str
+    config: dict
+    metrics: dict
+    updated_at: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def default_home() -> Path:
@@ -199,7 +227,7 @@ class Store:
                 self.db.execute("DELETE FROM corpora WHERE name = ?", [name])
             elif self.has_corpus(name):
                 raise StoreError(f"a corpus named {name!r} exists; use --replace or another --name")
-            now = datetime.now(UTC).isoformat(timespec="seconds")
+            now = _now()
             cur = self.db.execute(
                 "INSERT INTO corpora (name, format, source, sha256, created_at) VALUES (?,?,?,?,?)",
                 [name, fmt, source, sha256, now],
@@ -248,6 +276,34 @@ class Store:
         conv_rows.clear()
         utt_rows.clear()
 
+    # -- models ------------------------------------------------------------------
+
+    def register_model(self, name: str, corpus: str, path: str, config: str, metrics: dict) -> None:
+        """Insert or update model `name` (config is JSON text; metrics a dict)."""
+        now = _now()
+        with self.transaction():
+            self.db.execute(
+                """INSERT INTO models (name, corpus, path, config, metrics, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET corpus = excluded.corpus,
+                   path = excluded.path, config = excluded.config,
+                   metrics = excluded.metrics, updated_at = excluded.updated_at""",
+                [name, corpus, path, config, json.dumps(metrics), now, now],
+            )
+
+    def models(self) -> list[ModelInfo]:
+        rows = self.db.execute(
+            "SELECT name, corpus, path, config, metrics, updated_at FROM models ORDER BY name"
+        ).fetchall()
+        return [ModelInfo(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5]) for r in rows]
+
+    def model(self, name: str) -> ModelInfo:
+        for info in self.models():
+            if info.name == name:
+                return info
+        known = ", ".join(m.name for m in self.models()) or "none yet; run `chatbot train`"
+        raise StoreError(f"no model named {name!r} in {self.path} (models: {known})")
+
     # -- reading conversations back -------------------------------------------
 
     def conversation(self, corpus: str, external_id: str) -> list[tuple[str | None, str]]:
@@ -273,6 +329,18 @@ class Store:
                WHERE k.name = ? ORDER BY c.id LIMIT ?""",
             [corpus, limit],
         ).fetchall()
+
+    def exchange_count(self, corpus: str, split: str) -> int:
+        """Exchanges (utterance pairs) in a split: the training stream's length."""
+        row = self.db.execute(
+            """SELECT coalesce(sum(n - 1), 0) FROM (
+                 SELECT count(*) AS n FROM utterances u
+                 JOIN conversations c ON c.id = u.conversation_id
+                 JOIN corpora k ON k.id = c.corpus_id
+                 WHERE k.name = ? AND c.split = ? GROUP BY c.id)""",
+            [corpus, split],
+        ).fetchone()
+        return int(row[0])
 
     def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
         """The utterance texts of each conversation, streamed in storage order."""

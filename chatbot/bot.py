@@ -1,0 +1,84 @@
+"""`Chatbot`: a trained model you can talk to, carrying the conversation's state.
+
+    bot = Chatbot.load("movies")       # a registered model name or a model folder
+    bot.respond("hi , how are you ?")  # reads, replies, feeds the reply into the state
+    bot.observe("a scripted turn")     # feeds an utterance without replying
+    bot.reset_hidden_state()           # a new conversation
+
+With `remember_state = False` the state is reset before every exchange, which
+is how a single-turn seq2seq bot behaves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from .checkpoint import ModelDir
+from .config import Config
+from .data import encode_utterance
+from .decode import Decoder
+from .errors import ModelError
+from .model import Seq2Seq, State
+from .store import Store
+from .text import detokenize
+from .vocab import END_ID, Vocab
+
+
+class Chatbot:
+    def __init__(self, model: Seq2Seq, vocab: Vocab, path: Path | None = None):
+        self.model, self.vocab, self.path = model, vocab, path
+        self.config: Config = model.config
+        self.remember_state: bool = self.config.remember_state
+        self.decoder = Decoder(model, self.config.max_len)
+        self.state: State = self.model.zero_state(1)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
+        """Load a model folder, or the model registered under that name in the store."""
+        folder = Path(name_or_path)
+        if not (folder / "config.json").is_file():
+            with Store(db) as store:
+                folder = Path(store.model(str(name_or_path)).path)
+        model_dir = ModelDir(folder)
+        config, vocab = model_dir.load()
+        found = model_dir.checkpoint("best") or model_dir.checkpoint("last")
+        if found is None:
+            raise ModelError(f"{folder} has no checkpoint yet; train it first")
+        model = Seq2Seq(config, len(vocab))
+        model.build_weights()
+        # Only the model's weights: the optimizer slots in the checkpoint are not needed here.
+        status = tf.train.Checkpoint(model=model.checkpointable()).read(str(found / "ckpt"))
+        status.expect_partial().assert_existing_objects_matched()
+        return cls(model, vocab, folder)
+
+    def reset_hidden_state(self) -> None:
+        """Forget the conversation: the next utterance starts from zeros."""
+        self.state = self.model.zero_state(1)
+
+    def encode(self, text: str) -> list[int]:
+        return encode_utterance(text, self.vocab, self.config.max_len)
+
+    def _read(self, ids: list[int]) -> None:
+        if not self.remember_state:
+            self.reset_hidden_state()
+        if ids:  # an empty utterance leaves the state as it was
+            self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
+
+    def observe(self, text: str) -> None:
+        """Feed one utterance into the state without replying."""
+        self._read(self.encode(text))
+
+    def reply_ids(self) -> list[int]:
+        """Greedy reply to the current state, without <end>; the state is unchanged."""
+        ids = [int(i) for i in self.decoder.greedy(self.state).numpy()]
+        return ids[:-1] if ids and ids[-1] == END_ID else ids
+
+    def respond(self, text: str) -> str:
+        """Read `text`, reply, and feed the reply into the state (as in training)."""
+        self._read(self.encode(text))
+        ids = self.reply_ids()
+        if ids and self.remember_state:
+            self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
+        return detokenize(self.vocab.decode(ids))

@@ -1,0 +1,89 @@
+"""One frozen dataclass of hyperparameters, saved with every model as config.json.
+
+The field defaults are the only defaults: `chatbot train` makes one flag per
+field (`embed_dim` -> `--embed-dim`), and the help text lives in each field's
+metadata. `__post_init__` validates, so a bad value never reaches TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, ModelError
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    remember_state: bool = _f(True, "Carry the encoder state from one exchange to the next.")
+    cell: str = _f("lstm", "Recurrent cell: lstm or gru.")
+    embed_dim: int = _f(128, "Word embedding size (shared by encoder and decoder).")
+    hidden_units: int = _f(256, "Units per recurrent layer.")
+    num_layers: int = _f(1, "Stacked recurrent layers in the encoder and in the decoder.")
+    vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens.")
+    min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
+    max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")
+    batch_size: int = _f(64, "Conversations side by side in a batch.")
+    bptt: int = _f(4, "Exchanges that gradients flow back through (truncated BPTT).")
+    epochs: int = _f(10, "Passes over the training split.")
+    learning_rate: float = _f(2e-3, "Adam learning rate.")
+    clip_norm: float = _f(5.0, "Global gradient norm clip.")
+    patience: int = _f(3, "Stop after this many epochs without a better validation perplexity.")
+    seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("lstm", "gru"):
+            raise ConfigError(f"cell must be 'lstm' or 'gru'. Received: cell={self.cell!r}")
+        for name in (
+            "embed_dim",
+            "hidden_units",
+            "num_layers",
+            "max_len",
+            "batch_size",
+            "bptt",
+            "epochs",
+            "min_count",
+            "patience",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if self.vocab_size <= 4:
+            raise ConfigError(
+                f"vocab_size must be greater than 4. Received: vocab_size={self.vocab_size}"
+            )
+        for name in ("learning_rate", "clip_norm"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"{name} must be positive. Received: {name}={getattr(self, name)}"
+                )
+
+    @property
+    def state_size(self) -> int:
+        """Tensors in the carried state: (h, c) per LSTM layer, h per GRU layer."""
+        return self.num_layers * (2 if self.cell == "lstm" else 1)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read model config {path}: {exc}") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ModelError(f"{path} has unknown settings {sorted(unknown)}; upgrade chatbot")
+        return cls(**data)

@@ -1,0 +1,114 @@
+"""The Keras encoder-decoder whose encoder state is carried between exchanges.
+
+State is explicit: `encode(tokens, state)` takes the state to start from and
+returns the state after reading the utterance; `decode(tokens, state)` runs
+the decoder from it. Nothing uses Keras `stateful=True`, which would need a
+fixed batch size and could only reset every row at once; here a caller zeroes
+single rows by multiplying with a mask.
+
+A state is a list of [batch, hidden_units] tensors: (h, c) per LSTM layer, or
+h per GRU layer, bottom layer first. This module does no I/O.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from .config import Config
+from .vocab import PAD_ID
+
+State = list[tf.Tensor]
+
+
+class Seq2Seq(keras.Model):
+    """Embedding -> stacked encoder RNN -> stacked decoder RNN -> vocabulary projection."""
+
+    def __init__(self, config: Config, vocab_size: int, **kwargs: object):
+        super().__init__(name="seq2seq", **kwargs)
+        self.config = config
+        self.vocab_size = vocab_size
+        rnn = layers.LSTM if config.cell == "lstm" else layers.GRU
+        self.per_layer = 2 if config.cell == "lstm" else 1
+        # One embedding for both sides: the encoder reads the decoder's words too
+        # (the bot's own replies are fed back through the encoder in a chat).
+        self.embedding = layers.Embedding(vocab_size, config.embed_dim, name="embedding")
+        self.encoder_rnns = [
+            rnn(
+                config.hidden_units,
+                return_sequences=True,
+                return_state=True,
+                name=f"encoder_{config.cell}_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
+        self.decoder_rnns = [
+            rnn(
+                config.hidden_units,
+                return_sequences=True,
+                return_state=True,
+                name=f"decoder_{config.cell}_{i}",
+            )
+            for i in range(config.num_layers)
+        ]
+        self.projection = layers.Dense(vocab_size, name="output_projection")
+
+    def zero_state(self, batch_size: int | tf.Tensor) -> State:
+        zeros = tf.zeros([batch_size, self.config.hidden_units])
+        return [zeros] * self.config.state_size
+
+    def _run(self, rnns: list, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+        # Padding is masked, so a row's state stops at its last real token and
+        # an all-padding row (an empty slot) keeps its state unchanged.
+        mask = tf.not_equal(tokens, PAD_ID)
+        x = self.embedding(tokens)
+        new_state: State = []
+        for i, layer in enumerate(rnns):
+            start = state[i * self.per_layer : (i + 1) * self.per_layer]
+            x, *layer_state = layer(x, initial_state=start, mask=mask)
+            new_state += layer_state
+        return x, new_state
+
+    def encode(self, tokens: tf.Tensor, state: State) -> State:
+        """Read `tokens` [batch, time] starting from `state`; return the state after them."""
+        return self._run(self.encoder_rnns, tokens, state)[1]
+
+    def decode(self, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+        """Decoder outputs [batch, time, hidden] for inputs `tokens`, started from `state`."""
+        return self._run(self.decoder_rnns, tokens, state)
+
+    def logits(self, hidden: tf.Tensor) -> tf.Tensor:
+        return self.projection(hidden)
+
+    def checkpointable(self) -> tf.train.Checkpoint:
+        """The weights keyed by their layer paths, for tf.train.Checkpoint.
+
+        Keras 3 layers kept in Python lists are not part of TensorFlow's
+        checkpoint object graph, so the weights are listed explicitly; the
+        explicit layer names keep the keys stable.
+        """
+        return tf.train.Checkpoint(**{w.path.replace("/", "__"): w for w in self.weights})
+
+    def build_weights(self) -> None:
+        """Create every weight by running one tiny batch (Keras builds layers lazily)."""
+        tokens = tf.ones([1, 2], dtype=tf.int32)
+        hidden, _ = self.decode(tokens, self.encode(tokens, self.zero_state(1)))
+        self.logits(hidden)
+
+
+def masked_loss_sum(
+    model: Seq2Seq, hidden: tf.Tensor, targets: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Summed cross-entropy over non-padding targets, and how many there were.
+
+    Only real positions are projected onto the vocabulary: the projection is
+    the largest matmul, and padding would waste it.
+    """
+    mask = tf.not_equal(targets, PAD_ID)
+    real_hidden = tf.boolean_mask(hidden, mask)
+    real_targets = tf.boolean_mask(targets, mask)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=real_targets, logits=model.logits(real_hidden)
+    )
+    return tf.reduce_sum(losses), tf.cast(tf.size(real_targets), tf.float32)

@@ -1,0 +1,292 @@
+"""The training loop: conversation streams in, checkpoints and metrics out.
+
+Read top to bottom: `train()` prepares a model folder (or reopens one to
+resume), `Trainer.fit()` runs epochs of windows through one compiled step,
+measures validation perplexity after each epoch, keeps the best checkpoint,
+and stops early when validation stops improving.
+
+Resuming is exact: the last checkpoint holds the weights, the optimizer, the
+carried state and the data cursor (windows done in the epoch); the epoch's
+shuffle depends only on (seed, epoch), so the same windows come back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .checkpoint import ModelDir
+from .config import Config
+from .data import Window, bucketed, encoded_conversations, windows
+from .errors import StoreError
+from .model import Seq2Seq, State, masked_loss_sum
+from .store import Store
+from .vocab import Vocab
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint needs beyond tensors to continue exactly where it stopped."""
+
+    epoch: int = 0  # epochs completed
+    cursor: int = 0  # windows done in the current epoch
+    step: int = 0  # optimizer steps in all
+    loss_sum: float = 0.0  # summed training loss so far in this epoch
+    tokens: int = 0  # target tokens so far in this epoch
+    best_valid_ppl: float | None = None
+    bad_epochs: int = 0
+    stopped: str | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+class Reporter(Protocol):
+    def epoch_start(self, epoch: int, total_windows: int) -> None: ...
+    def window(self, loss_sum: float, tokens: int) -> None: ...
+    def epoch_end(self, metrics: dict) -> None: ...
+
+
+class Silent:
+    def epoch_start(self, epoch: int, total_windows: int) -> None: ...
+    def window(self, loss_sum: float, tokens: int) -> None: ...
+    def epoch_end(self, metrics: dict) -> None: ...
+
+
+def perplexity(loss_sum: float, tokens: int) -> float:
+    return math.exp(min(loss_sum / tokens, 50.0)) if tokens else float("nan")
+
+
+class Trainer:
+    """A model, its optimizer and the two compiled steps (train, evaluate)."""
+
+    def __init__(self, config: Config, vocab: Vocab):
+        keras.utils.set_random_seed(config.seed)
+        tf.config.experimental.enable_op_determinism()  # resume must reproduce a run
+        self.config, self.vocab = config, vocab
+        self.model = Seq2Seq(config, len(vocab))
+        self.model.build_weights()
+        self.optimizer = keras.optimizers.Adam(
+            config.learning_rate, global_clipnorm=config.clip_norm
+        )
+        self.optimizer.build(self.model.trainable_variables)
+        b, k, h = config.batch_size, config.bptt, config.hidden_units
+        # Checkpointed copies of the carried state (the steps pass plain tensors).
+        self.carried = [
+            tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
+        ]
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model.checkpointable(), optimizer=self.optimizer, carried=self.carried
+        )
+        window_spec = [tf.TensorSpec([b, k, None], tf.int32)] * 3 + [
+            tf.TensorSpec([b, k], tf.float32)
+        ]
+        state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
+        self.train_step = tf.function(self._train_step, input_signature=[*window_spec, state_spec])
+        self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
+
+    def _forward(self, source, target_in, target_out, reset, state: State):
+        """Run `bptt` exchanges; return (summed loss, target tokens, state after them)."""
+        loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
+        for k in range(self.config.bptt):
+            if self.config.remember_state:
+                keep = 1.0 - reset[:, k : k + 1]  # zero only the rows starting a conversation
+                state = [s * keep for s in state]
+            else:
+                state = [tf.zeros_like(s) for s in state]
+            state = self.model.encode(source[:, k], state)
+            hidden, _ = self.model.decode(target_in[:, k], state)
+            step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
+            loss_sum += step_loss
+            tokens += step_tokens
+        return loss_sum, tokens, state
+
+    def _train_step(self, source, target_in, target_out, reset, state: State):
+        with tf.GradientTape() as tape:
+            loss_sum, tokens, state = self._forward(source, target_in, target_out, reset, state)
+            loss = loss_sum / tf.maximum(tokens, 1.0)
+        variables = self.model.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        # The state flows into the next window, but gradients stop here (truncated BPTT).
+        return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
+
+    def zero_state(self) -> State:
+        return [
+            tf.zeros([self.config.batch_size, self.config.hidden_units])
+        ] * self.config.state_size
+
+    def stream(self, store: Store, corpus: str, split: str, epoch: int) -> Iterator[Window]:
+        c = self.config
+        convs = encoded_conversations(
+            store.iter_conversations(corpus, split), self.vocab, c.max_len
+        )
+        rng = np.random.default_rng([c.seed, epoch if split == "train" else 0])
+        return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
+
+    def evaluate(self, store: Store, corpus: str, split: str = "valid") -> tuple[float, int]:
+        """(summed loss, tokens) over a split, state carried as in training."""
+        state, loss_sum, tokens = self.zero_state(), 0.0, 0
+        for w in self.stream(store, corpus, split, 0):
+            step_loss, step_tokens, state = self.eval_step(
+                w.source, w.target_in, w.target_out, w.reset, state
+            )
+            loss_sum += float(step_loss)
+            tokens += int(step_tokens)
+        return loss_sum, tokens
+
+    def save(self, model_dir: ModelDir, which: str, state: TrainState, carried: State) -> None:
+        for var, value in zip(self.carried, carried, strict=True):
+            var.assign(value)
+        model_dir.write_checkpoint(which, self.checkpoint.write, dataclasses.asdict(state))
+
+    def restore(self, prefix: str) -> State:
+        self.checkpoint.read(prefix).assert_existing_objects_matched()
+        return [tf.convert_to_tensor(v) for v in self.carried]
+
+    def fit(
+        self,
+        store: Store,
+        corpus: str,
+        model_dir: ModelDir,
+        state: TrainState,
+        carried: State,
+        reporter: Reporter,
+        checkpoint_every: int = 50,
+        log_dir: str | None = None,
+    ) -> TrainState:
+        c = self.config
+        writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        total = store.exchange_count(corpus, "train") // (c.batch_size * c.bptt) + 1
+        while state.epoch < c.epochs and not state.stopped:
+            started = time.perf_counter()
+            reporter.epoch_start(state.epoch + 1, total)
+            for w in islice(self.stream(store, corpus, "train", state.epoch), state.cursor, None):
+                loss, tokens, carried = self.train_step(
+                    w.source, w.target_in, w.target_out, w.reset, carried
+                )
+                state.cursor, state.step = state.cursor + 1, state.step + 1
+                state.loss_sum += float(loss)
+                state.tokens += int(tokens)
+                reporter.window(float(loss), int(tokens))
+                if writer:
+                    with writer.as_default():
+                        tf.summary.scalar(
+                            "train/loss", float(loss) / max(int(tokens), 1), state.step
+                        )
+                if state.cursor % checkpoint_every == 0:
+                    self.save(model_dir, "last", state, carried)
+            carried = self._end_epoch(
+                store, corpus, model_dir, state, time.perf_counter() - started
+            )
+            reporter.epoch_end(state.history[-1])
+            if writer:
+                with writer.as_default():
+                    tf.summary.scalar(
+                        "valid/perplexity", state.history[-1]["valid_ppl"], state.epoch
+                    )
+        return state
+
+    def _end_epoch(
+        self, store: Store, corpus: str, model_dir: ModelDir, state: TrainState, seconds: float
+    ) -> State:
+        valid_loss, valid_tokens = self.evaluate(store, corpus, "valid")
+        if not valid_tokens:  # a corpus too small for a validation split: judge on train
+            valid_loss, valid_tokens = state.loss_sum, state.tokens
+        valid_ppl = perplexity(valid_loss, valid_tokens)
+        state.history.append(
+            {
+                "epoch": state.epoch + 1,
+                "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
+                "valid_ppl": round(valid_ppl, 3),
+                "seconds": round(seconds, 1),
+            }
+        )
+        improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
+        state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
+        state.bad_epochs = 0 if improved else state.bad_epochs + 1
+        state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
+        if state.bad_epochs >= self.config.patience:
+            state.stopped = (
+                f"early stopping: no better validation perplexity in {state.bad_epochs} epochs"
+            )
+        elif state.epoch >= self.config.epochs:
+            state.stopped = f"finished {state.epoch} epochs"
+        zero = self.zero_state()
+        if improved:
+            self.save(model_dir, "best", state, zero)
+        self.save(model_dir, "last", state, zero)
+        return zero
+
+
+def models_root(store: Store) -> Any:
+    """Model folders live next to the database."""
+    return store.path.parent / "models"
+
+
+def train(
+    store: Store,
+    corpus: str,
+    name: str,
+    config: Config,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+    tensorboard: bool = False,
+    epochs: int | None = None,
+    checkpoint_every: int = 50,
+) -> TrainState:
+    """Train (or with `resume`, continue) model `name` on `corpus`, and register it.
+
+    With `resume`, the saved config is used; `epochs` may raise its epoch budget.
+    """
+    model_dir = ModelDir(models_root(store) / name)
+    if resume:
+        if not model_dir.exists():
+            raise StoreError(f"no model {name!r} to resume in {model_dir.path}")
+        config, vocab = model_dir.load()
+        if epochs:
+            config = config.replace(epochs=epochs)
+        prefix, saved = model_dir.read_state("last")
+        trainer = Trainer(config, vocab)
+        carried = trainer.restore(prefix)
+        state = TrainState(**saved)
+        if state.epoch < config.epochs and state.bad_epochs < config.patience:
+            state.stopped = None  # more epochs were asked for
+    else:
+        if model_dir.exists():
+            raise StoreError(
+                f"model {name!r} exists in {model_dir.path}; use --resume to continue "
+                "it, or choose another --name"
+            )
+        store.corpus(corpus)  # a clear error for an unknown corpus
+        if not store.exchange_count(corpus, "train"):
+            raise StoreError(
+                f"corpus {corpus!r} has no training conversations of two or more utterances"
+            )
+        texts = (t for conv in store.iter_conversations(corpus, "train") for t in conv)
+        vocab = Vocab.build(texts, config.vocab_size, config.min_count)
+        model_dir.create(config, vocab)
+        trainer, state = Trainer(config, vocab), TrainState()
+        carried = trainer.zero_state()
+    store.register_model(
+        name, corpus, str(model_dir.path), config.to_json(), {"status": "training"}
+    )
+    log_dir = str(model_dir.logs) if tensorboard else None
+    state = trainer.fit(
+        store, corpus, model_dir, state, carried, reporter or Silent(), checkpoint_every, log_dir
+    )
+    metrics = {
+        "best_valid_ppl": state.best_valid_ppl,
+        "epochs": state.epoch,
+        "steps": state.step,
+        "stopped": state.stopped,
+        "history": state.history,
+    }
+    store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
+    return state

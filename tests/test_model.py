@@ -1,0 +1,186 @@
+"""Tier 2: tiny models, seconds each. The carried state, masking, checkpoints, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tf
+
+tf = pytest.importorskip("tensorflow")
+
+from chatbot.config import Config  # noqa: E402
+from chatbot.data import bucketed, encoded_conversations, windows  # noqa: E402
+from chatbot.model import Seq2Seq, masked_loss_sum  # noqa: E402
+from chatbot.train import Trainer  # noqa: E402
+from chatbot.vocab import Vocab  # noqa: E402
+
+TINY = Config(
+    embed_dim=8,
+    hidden_units=16,
+    vocab_size=64,
+    min_count=1,
+    max_len=8,
+    batch_size=2,
+    bptt=4,
+    epochs=2,
+    seed=3,
+)
+WORDS = ["hi", "hello", "how", "are", "you", "fine", "thanks", "what", "is", "your", "name", "bob", "alice", "nice", "day"]
+VOCAB = Vocab(WORDS)
+
+
+def ids(text: str) -> list[int]:
+    return VOCAB.encode(text.split())
+
+
+def window_of(rows: list[list[tuple[str, str, bool]]], config: Config):
+    """A window from explicit (source, reply, reset) steps per row."""
+    convs = [[(ids(s), ids(t)) for s, t, _ in row] for row in rows]
+    src_len = max(len(s) for row in convs for s, _ in row)
+    tgt_len = 1 + max(len(t) for row in convs for _, t in row)
+    b, k = len(rows), len(rows[0])
+    source = np.zeros((b, k, src_len), np.int32)
+    t_in = np.zeros((b, k, tgt_len), np.int32)
+    t_out = np.zeros((b, k, tgt_len), np.int32)
+    reset = np.array([[float(r) for _, _, r in row] for row in rows], np.float32)
+    for i, row in enumerate(convs):
+        for j, (s, t) in enumerate(row):
+            source[i, j, : len(s)] = s
+            t_in[i, j, : len(t) + 1] = [1, *t]
+            t_out[i, j, : len(t) + 1] = [*t, 2]
+    return source, t_in, t_out, reset
+
+
+def test_padding_changes_neither_state_nor_loss():
+    model = Seq2Seq(TINY, len(VOCAB))
+    model.build_weights()
+    short = tf.constant([ids("how are you")], tf.int32)
+    padded = tf.constant([ids("how are you") + [0, 0, 0]], tf.int32)
+    s1, s2 = model.encode(short, model.zero_state(1)), model.encode(padded, model.zero_state(1))
+    np.testing.assert_allclose(s1[0], s2[0], atol=1e-6)
+    target = tf.constant([ids("fine thanks") + [2]], tf.int32)
+    target_padded = tf.concat([target, tf.zeros([1, 4], tf.int32)], axis=1)
+    h1, _ = model.decode(tf.constant([[1, *ids("fine thanks")]]), s1)
+    h2, _ = model.decode(
+        tf.concat([tf.constant([[1, *ids("fine thanks")]]), tf.zeros([1, 4], tf.int32)], 1), s1
+    )
+    l1, n1 = masked_loss_sum(model, h1, target)
+    l2, n2 = masked_loss_sum(model, h2, target_padded)
+    assert float(n1) == float(n2) == 3.0
+    np.testing.assert_allclose(float(l1), float(l2), rtol=1e-6)
+
+
+def test_row_reset_mid_batch_equals_that_conversation_alone():
+    trainer = Trainer(TINY, VOCAB)
+    # Row 0 starts a new conversation at step 2 (reset); row 1 runs on undisturbed.
+    mixed = window_of(
+        [
+            [
+                ("hi", "hello", True),
+                ("how are you", "fine", False),
+                ("what is your name", "bob", True),
+                ("nice day", "thanks", False),
+            ],
+            [
+                ("hello", "hi", True),
+                ("nice day", "fine", False),
+                ("how are you", "thanks", False),
+                ("hi", "bob", False),
+            ],
+        ],
+        TINY,
+    )
+    _, _, state_mixed = trainer._forward(*map(tf.constant, mixed), trainer.zero_state())
+    # The same row-0 conversation, alone from its first exchange (other row: the same).
+    alone = window_of(
+        [
+            [
+                ("what is your name", "bob", True),
+                ("nice day", "thanks", False),
+                ("hi", "hi", False),
+                ("hi", "hi", False),
+            ],
+            [
+                ("what is your name", "bob", True),
+                ("nice day", "thanks", False),
+                ("hi", "hi", False),
+                ("hi", "hi", False),
+            ],
+        ],
+        TINY,
+    )
+    two_steps = Trainer(TINY.replace(bptt=2), VOCAB)
+    two_steps.model.set_weights(trainer.model.get_weights())
+    _, _, state_alone = two_steps._forward(
+        *(tf.constant(a[:, :2]) for a in alone), two_steps.zero_state()
+    )
+    np.testing.assert_allclose(state_mixed[0][0], state_alone[0][0], atol=1e-6)
+    assert not np.allclose(state_mixed[0][1], state_alone[0][1])  # row 1 kept its own history
+
+
+def test_state_carried_across_windows_equals_one_long_pass():
+    long = Trainer(TINY.replace(bptt=4), VOCAB)
+    short = Trainer(TINY.replace(bptt=2), VOCAB)
+    short.model.set_weights(long.model.get_weights())
+    w = [
+        tf.constant(a)
+        for a in window_of(
+            [
+                [
+                    ("hi", "hello", True),
+                    ("how are you", "fine", False),
+                    ("what is your name", "bob", False),
+                    ("nice day", "thanks", False),
+                ],
+                [
+                    ("hello", "hi", True),
+                    ("nice day", "fine", False),
+                    ("how are you", "thanks", True),
+                    ("hi", "bob", False),
+                ],
+            ],
+            TINY,
+        )
+    ]
+    loss_long, tokens_long, state_long = long._forward(*w, long.zero_state())
+    loss_a, tok_a, state = short._forward(*(a[:, :2] for a in w), short.zero_state())
+    loss_b, tok_b, state = short._forward(*(a[:, 2:] for a in w), state)
+    assert float(tokens_long) == float(tok_a + tok_b)
+    np.testing.assert_allclose(float(loss_long), float(loss_a + loss_b), rtol=1e-5)
+    for a, b in zip(state_long, state, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_stateless_config_ignores_history():
+    trainer = Trainer(TINY.replace(remember_state=False), VOCAB)
+    w1 = window_of([[("hi", "hello", True), ("how are you", "fine", False)]] * 2, TINY)
+    w2 = window_of([[("nice day", "thanks", True), ("how are you", "fine", False)]] * 2, TINY)
+    t2 = Trainer(TINY.replace(remember_state=False, bptt=2), VOCAB)
+    t2.model.set_weights(trainer.model.get_weights())
+    s1 = t2._forward(*map(tf.constant, w1), t2.zero_state())[2]
+    s2 = t2._forward(*map(tf.constant, w2), t2.zero_state())[2]
+    np.testing.assert_allclose(s1[0], s2[0], atol=1e-6)
+
+
+def test_windows_refill_slots_and_mark_resets():
+    convs = [[([4], [5]), ([5], [6]), ([6], [7])], [([8], [9])], [([10], [11]), ([11], [12])]]
+    out = list(windows(convs, batch_size=2, bptt=2))
+    reset = np.concatenate([w.reset for w in out], axis=1)
+    source = np.concatenate([w.source[:, :, 0] for w in out], axis=1)
+    assert source.tolist() == [[4, 5, 6, 0], [8, 10, 11, 0]]
+    assert reset.tolist() == [[1, 0, 0, 1], [1, 1, 0, 1]]
+
+
+def test_encoded_conversations_skip_single_utterances_and_cut_length():
+    out = list(encoded_conversations([["hi"], ["hi how are you fine", "hello"]], VOCAB, max_len=3))
+    assert out == [[(ids("hi how are"), ids("hello"))]]
+    rng = np.random.default_rng(0)
+    assert sorted(map(len, bucketed([[([1], [2])]] * 5 + [[([1], [2])] * 3], 2, rng))) == [
+        1,
+        1,
+        1,
+        1,
+        1,
+        3,
+    ]

@@ -1,0 +1,190 @@
+"""Tier 2: training end to end on a tiny corpus: checkpoints, resume, load, the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tf
+tf = pytest.importorskip("tensorflow")
+
+from chatbot import Chatbot  # noqa: E402
+from chatbot.checkpoint import ModelDir  # noqa: E402
+from chatbot.config import Config  # noqa: E402
+from chatbot.ingest import ingest  # noqa: E402
+from chatbot.train import models_root, train  # noqa: E402
+
+TINY = Config(
+    embed_dim=8,
+    hidden_units=16,
+    vocab_size=64,
+    min_count=1,
+    max_len=8,
+    batch_size=4,
+    bptt=2,
+    epochs=2,
+    seed=7,
+)
+WORDS = ["hi", "hello", "how", "are", "you", "fine", "thanks", "what", "is", "your", "name", "bob", "alice", "nice", "day"]
+
+
+@pytest.fixture
+def corpus(store, tmp_path):
+    rng = random.Random(1)
+    lines = [
+        json.dumps(
+            {
+                "id": f"c{i}",
+                "turns": [
+                    " ".join(rng.choices(WORDS, k=rng.randint(1, 5)))
+                    for _ in range(rng.randint(2, 6))
+                ],
+            }
+        )
+        for i in range(60)
+    ]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    ingest(store, path, name="tiny")
+    return "tiny"
+
+
+class CrashAfter:
+    """A reporter that raises after `n` windows of epoch `epoch`: a simulated crash."""
+
+    def __init__(self, epoch: int, n: int):
+        self.epoch, self.n, self.seen = epoch, n, 0
+
+    def epoch_start(self, epoch, total):
+        self.current = epoch
+
+    def window(self, loss_sum, tokens):
+        if self.current == self.epoch:
+            self.seen += 1
+            if self.seen == self.n:
+                raise RuntimeError("simulated crash")
+
+    def epoch_end(self, metrics):
+        pass
+
+
+def weights_of(store, name):
+    return Chatbot.load(name, db=store.path).model.get_weights()
+
+
+def test_training_writes_a_complete_model_folder_and_registers_it(store, corpus):
+    state = train(store, corpus, "m", TINY)
+    folder = models_root(store) / "m"
+    for part in (
+        "config.json",
+        "vocab.json",
+        "checkpoints/best/ckpt.index",
+        "checkpoints/last/train_state.json",
+        "checkpoints/best/config.json",
+        "checkpoints/best/vocab.json",
+    ):
+        assert (folder / part).is_file(), part
+    assert state.epoch == 2 and len(state.history) == 2 and state.stopped == "finished 2 epochs"
+    info = store.model("m")
+    assert info.corpus == "tiny" and info.metrics["best_valid_ppl"] == state.best_valid_ppl
+    assert Config.load(folder / "config.json") == TINY
+
+
+def test_save_then_load_gives_identical_outputs(store, corpus):
+    train(store, corpus, "m", TINY)
+    a, b = Chatbot.load("m", db=store.path), Chatbot.load(str(models_root(store) / "m"))
+    for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert [a.respond(t) for t in ("hi", "how are you", "bob")] == [
+        b.respond(t) for t in ("hi", "how are you", "bob")
+    ]
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
+    train(store, corpus, "straight", TINY, checkpoint_every=1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(store, corpus, "crashed", TINY, reporter=CrashAfter(epoch=2, n=3), checkpoint_every=1)
+    saved = json.loads(
+        (models_root(store) / "crashed" / "checkpoints/last/train_state.json").read_text()
+    )
+    assert (saved["epoch"], saved["cursor"]) == (1, 2)  # the crash came before window 3 was saved
+    state = train(store, corpus, "crashed", TINY, resume=True)
+    assert state.epoch == 2
+    for x, y in zip(weights_of(store, "straight"), weights_of(store, "crashed"), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+def test_checkpoint_left_half_written_falls_back_to_the_previous_one(store, corpus):
+    train(store, corpus, "m", TINY)
+    ckpts = models_root(store) / "m" / "checkpoints"
+    (ckpts / "last").rename(ckpts / "last.old")  # a crash between the two renames
+    (ckpts / "last.tmp").mkdir()  # and a half-written new one
+    assert ModelDir(models_root(store) / "m").checkpoint("last") == ckpts / "last.old"
+    assert train(store, corpus, "m", TINY.replace(epochs=3), resume=True, epochs=3).epoch == 3
+
+
+def test_chatbot_state_api(store, corpus):
+    train(store, corpus, "m", TINY)
+    bot = Chatbot.load("m", db=store.path)
+    zero = [s.numpy() for s in bot.state]
+    bot.observe("hello how are you")
+    assert not np.allclose(bot.state[0], zero[0])
+    bot.reset_hidden_state()
+    np.testing.assert_array_equal(bot.state[0], zero[0])
+    bot.remember_state = False
+    bot.observe("hi")
+    after_hi = bot.state[0].numpy()
+    bot.observe("hello how are you")
+    bot.observe("hi")  # the state was reset first, so history does not matter
+    np.testing.assert_allclose(bot.state[0], after_hi, atol=1e-6)
+    assert isinstance(bot.respond("zzz-not-in-vocab"), str)
+
+
+def test_cli_train_models_and_errors(run, corpus):
+    args = [
+        "train",
+        "--corpus",
+        corpus,
+        "--name",
+        "cli",
+        "--embed-dim",
+        "8",
+        "--hidden-units",
+        "16",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--vocab-size",
+        "64",
+        "--min-count",
+        "1",
+    ]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "epoch 1: train ppl" in result.output and "Model 'cli': finished 1 epochs" in result.output
+    )
+    assert run("models").output.splitlines()[1].split()[:6] == [
+        "cli",
+        "tiny",
+        "lstm",
+        "16",
+        "yes",
+        "1",
+    ]
+    again = run(*args)
+    assert again.exit_code == 1 and "exists" in again.output and "--resume" in again.output
+    bad = run("train", "--corpus", corpus, "--hidden-units", "-3")
+    assert (
+        bad.exit_code == 2
+        and "hidden_units must be a positive integer. Received: hidden_units=-3" in bad.output
+    )
+    assert run("train", "--corpus", "nope").exit_code == 1
+    resumed = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--epochs", "2")
+    assert resumed.exit_code == 0 and "epoch 2: train ppl" in resumed.output
+    refused = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--hidden-units", "8")
+    assert refused.exit_code == 2 and "only --epochs may change" in refused.output
