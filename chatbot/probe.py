@@ -1,15 +1,17 @@
 """The context probe: conversations whose last reply depends on a fact stated
 two to four exchanges earlier, with distractor exchanges between.
 
-    remember : my colour is teal .          (the fact)
-    ok , i will remember that .
-    do you like tea ?                       (1 to 3 distractor exchanges)
-    yes , i like tea .
-    what is my colour ?                     (the question)
-    teal .                                  (the answer: only the fact tells it)
+    my colour is teal          (the fact)
+    ok
+    tea ?                      (1 to 3 distractor exchanges)
+    i like tea
+    my colour ?                (the question)
+    teal                       (the answer: only the fact tells it)
 
 A model that carries its state across exchanges can answer; one that starts
 every exchange from zeros can only guess (chance = 1 / number of colours).
+Utterances are short on purpose: the probe measures memory across
+exchanges, not the patience of a tiny model over long sentences.
 """
 
 from __future__ import annotations
@@ -34,17 +36,13 @@ class ProbeConversation:
 def probe_conversation(
     rng: random.Random, index: int, min_gap: int = 2, max_gap: int = 4
 ) -> ProbeConversation:
-    """One probe; the fact comes `gap` exchanges before the question (2 <= gap <= 4)."""
+    """One probe; the fact comes `gap` exchanges before the question."""
     colour = rng.choice(COLOURS)
-    turns = [f"remember : my colour is {colour} .", "ok , i will remember that ."]
+    turns = [f"my colour is {colour}", "ok"]
     for _ in range(rng.randint(min_gap, max_gap) - 1):
         thing = rng.choice(THINGS)
-        liked = rng.random() < 0.5
-        turns += [
-            f"do you like {thing} ?",
-            f"{'yes' if liked else 'no'} , i {'like' if liked else 'hate'} {thing} .",
-        ]
-    turns += ["what is my colour ?", f"{colour} ."]
+        turns += [f"{thing} ?", f"i like {thing}"]
+    turns += ["my colour ?", colour]
     return ProbeConversation(f"probe-{index}", turns, colour)
 
 

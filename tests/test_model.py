@@ -26,7 +26,23 @@ TINY = Config(
     epochs=2,
     seed=3,
 )
-WORDS = ["hi", "hello", "how", "are", "you", "fine", "thanks", "what", "is", "your", "name", "bob", "alice", "nice", "day"]
+WORDS = [
+    "hi",
+    "hello",
+    "how",
+    "are",
+    "you",
+    "fine",
+    "thanks",
+    "what",
+    "is",
+    "your",
+    "name",
+    "bob",
+    "alice",
+    "nice",
+    "day",
+]
 VOCAB = Vocab(WORDS)
 
 

@@ -28,7 +28,23 @@ TINY = Config(
     epochs=2,
     seed=7,
 )
-WORDS = ["hi", "hello", "how", "are", "you", "fine", "thanks", "what", "is", "your", "name", "bob", "alice", "nice", "day"]
+WORDS = [
+    "hi",
+    "hello",
+    "how",
+    "are",
+    "you",
+    "fine",
+    "thanks",
+    "what",
+    "is",
+    "your",
+    "name",
+    "bob",
+    "alice",
+    "nice",
+    "day",
+]
 
 
 @pytest.fixture
