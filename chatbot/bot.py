@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import tensorflow as tf
-
+from ._tf import tf
 from .checkpoint import ModelDir
 from .config import Config
 from .data import encode_utterance
@@ -74,6 +73,10 @@ class Chatbot:
         """Greedy reply to the current state, without <end>; the state is unchanged."""
         ids = [int(i) for i in self.decoder.greedy(self.state).numpy()]
         return ids[:-1] if ids and ids[-1] == END_ID else ids
+
+    def detokenized_reply(self) -> str:
+        """The reply to the current state as text, without changing the state."""
+        return detokenize(self.vocab.decode(self.reply_ids()))
 
     def respond(self, text: str) -> str:
         """Read `text`, reply, and feed the reply into the state (as in training)."""

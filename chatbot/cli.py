@@ -359,5 +359,109 @@ def _print_table(table: list[tuple[str, ...]]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
 
 
+STARTER = Path(__file__).parent / "starter"
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "model_name",
+    help="A registered model name or a model folder "
+    "(default: the starter model shipped with the package).",
+)
+@click.option(
+    "--resume", "resume_id", type=int, help="Continue stored transcript ID with its state."
+)
+@click.option("--no-remember", is_flag=True, help="Reset the state before every exchange.")
+@db_option
+def chat(model_name: str | None, resume_id: int | None, no_remember: bool, db: Path | None) -> None:
+    """Talk to a model in the terminal; every exchange is stored as a transcript.
+
+    \b
+    Examples:
+      chatbot chat                      # the starter model
+      chatbot chat --model dd           # a model you trained
+      chatbot chat --resume 3           # continue transcript 3
+    Commands inside: /help /reset /undo /history /state /set /quit
+    """
+    from . import repl
+    from .bot import Chatbot
+    from .session import Session
+    from .store import default_home
+
+    with open_store(db) as store:
+        if resume_id is not None:
+            model_name = model_name or store.transcript(resume_id)[0]["model"]
+        name = model_name or "starter"
+        bot = Chatbot.load(STARTER if name == "starter" else name, db=store.path)
+        bot.remember_state = bot.remember_state and not no_remember
+        session = Session(bot, store, name, {"remember_state": bot.remember_state})
+        if resume_id is not None:
+            session.resume(resume_id)
+        home = default_home()
+        home.mkdir(parents=True, exist_ok=True)
+        repl.run(session, history_file=home / "chat_history")
+
+
+@cli.group(invoke_without_command=True)
+@db_option
+@click.pass_context
+def transcripts(ctx: click.Context, db: Path | None) -> None:
+    """List stored chats (or `transcripts export ID`)."""
+    if ctx.invoked_subcommand:
+        ctx.obj = db
+        return
+    with open_store(db) as store:
+        rows = store.transcripts()
+    if not rows:
+        click.echo("No transcripts yet. Try: chatbot chat")
+        return
+    table = [("id", "model", "started", "turns", "first line")] + [
+        (str(i), m, started, str(n), first[:40]) for i, m, started, n, first in rows
+    ]
+    _print_table(table)
+
+
+@transcripts.command("export")
+@click.argument("transcript_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@db_option
+@click.pass_obj
+def transcripts_export(
+    parent_db: Path | None, transcript_id: int, fmt: str, db: Path | None
+) -> None:
+    """Print transcript ID as one JSONL line in the ingestion format ({"id", "turns"})."""
+    import json
+
+    with open_store(db or parent_db) as store:
+        header, turns = store.transcript(transcript_id)
+    record = {
+        "id": f"transcript-{transcript_id}",
+        "turns": [t for _, t, _ in turns],
+        "model": header["model"],
+        "started_at": header["started_at"],
+    }
+    click.echo(json.dumps(record))
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--model", "model_name", help="Model to replay with (default: the transcript's).")
+@db_option
+def replay(source: str, model_name: str | None, db: Path | None) -> None:
+    """Re-run the user turns of transcript ID or a JSONL file; stored and new replies side by side.
+
+    \b
+    Examples:
+      chatbot replay 3
+      chatbot replay chats.jsonl --model dd
+    """
+    from .replay import replay_turns
+
+    with open_store(db) as store:
+        for conv_id, user, stored, new in replay_turns(store, source, model_name, STARTER):
+            click.echo(f"[{conv_id}] you> {user}\n  stored> {stored}\n  now   > {new}")
+
+
 def main() -> None:
     cli()

@@ -7,8 +7,7 @@ function is traced once per Decoder, with the state's shape fixed.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
+from ._tf import tf
 from .model import Seq2Seq, State
 from .vocab import END_ID, START_ID
 

@@ -12,10 +12,7 @@ h per GRU layer, bottom layer first. This module does no I/O.
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
-from keras import layers
-
+from ._tf import keras, tf
 from .config import Config
 from .vocab import PAD_ID
 
@@ -29,11 +26,11 @@ class Seq2Seq(keras.Model):
         super().__init__(name="seq2seq", **kwargs)
         self.config = config
         self.vocab_size = vocab_size
-        rnn = layers.LSTM if config.cell == "lstm" else layers.GRU
+        rnn = keras.layers.LSTM if config.cell == "lstm" else keras.layers.GRU
         self.per_layer = 2 if config.cell == "lstm" else 1
         # One embedding for both sides: the encoder reads the decoder's words too
         # (the bot's own replies are fed back through the encoder in a chat).
-        self.embedding = layers.Embedding(vocab_size, config.embed_dim, name="embedding")
+        self.embedding = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")
         self.encoder_rnns = [
             rnn(
                 config.hidden_units,
@@ -52,7 +49,7 @@ class Seq2Seq(keras.Model):
             )
             for i in range(config.num_layers)
         ]
-        self.projection = layers.Dense(vocab_size, name="output_projection")
+        self.projection = keras.layers.Dense(vocab_size, name="output_projection")
 
     def zero_state(self, batch_size: int | tf.Tensor) -> State:
         zeros = tf.zeros([batch_size, self.config.hidden_units])

@@ -69,8 +69,27 @@ def _v2(db: sqlite_utils.Database) -> None:
             updated_at TEXT NOT NULL)""")
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            model TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            started_at TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('user', 'bot')),
+            text TEXT NOT NULL,
+            state BLOB,
+            created_at TEXT NOT NULL,
+            UNIQUE (transcript_id, position))""")
+
+
 # MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -303,6 +322,72 @@ class Store:
                 return info
         known = ", ".join(m.name for m in self.models()) or "none yet; run `chatbot train`"
         raise StoreError(f"no model named {name!r} in {self.path} (models: {known})")
+
+    # -- transcripts -----------------------------------------------------------
+
+    def start_transcript(self, model: str, settings: dict) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO transcripts (model, settings, started_at) VALUES (?, ?, ?)",
+                [model, json.dumps(settings), _now()],
+            )
+        return int(cur.lastrowid or 0)
+
+    def add_exchange(self, transcript_id: int, user: str, bot: str, state: bytes) -> None:
+        """Commit one exchange at once (a killed chat loses nothing); `state` follows the reply."""
+        with self.transaction():
+            (pos,) = self.db.execute(
+                "SELECT coalesce(max(position), -1) + 1 FROM turns WHERE transcript_id = ?",
+                [transcript_id],
+            ).fetchone()
+            now = _now()
+            self.db.conn.executemany(
+                "INSERT INTO turns (transcript_id, position, role, text, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (transcript_id, pos, "user", user, None, now),
+                    (transcript_id, pos + 1, "bot", bot, state, now),
+                ],
+            )
+
+    def drop_last_exchange(self, transcript_id: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                """DELETE FROM turns WHERE transcript_id = ? AND position >= (
+                     SELECT max(position) - 1 FROM turns WHERE transcript_id = ?)""",
+                [transcript_id, transcript_id],
+            )
+
+    def transcript(self, transcript_id: int) -> tuple[dict, list[tuple[str, str, bytes | None]]]:
+        """(header, [(role, text, state)]) of a transcript."""
+        row = self.db.execute(
+            "SELECT id, model, settings, started_at FROM transcripts WHERE id = ?", [transcript_id]
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"no transcript {transcript_id} in {self.path}; see `chatbot transcripts`"
+            )
+        turns = self.db.execute(
+            "SELECT role, text, state FROM turns WHERE transcript_id = ? ORDER BY position",
+            [transcript_id],
+        ).fetchall()
+        header = {
+            "id": row[0],
+            "model": row[1],
+            "settings": json.loads(row[2]),
+            "started_at": row[3],
+        }
+        return header, turns
+
+    def transcripts(self) -> list[tuple[int, str, str, int, str]]:
+        """(id, model, started_at, turns, first user line) of every transcript, newest first."""
+        return self.db.execute(
+            """SELECT t.id, t.model, t.started_at, count(u.id),
+                      coalesce((SELECT text FROM turns WHERE transcript_id = t.id ORDER BY position
+                                LIMIT 1), '')
+               FROM transcripts t LEFT JOIN turns u ON u.transcript_id = t.id
+               GROUP BY t.id ORDER BY t.id DESC"""
+        ).fetchall()
 
     # -- reading conversations back -------------------------------------------
 

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from ._tf import keras, tf
 from .checkpoint import ModelDir
 from .config import Config
 from .data import Window, bucketed, encoded_conversations, windows

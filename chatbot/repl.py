@@ -1,0 +1,120 @@
+"""The `chatbot chat` client on prompt-toolkit, on top of session.py.
+
+Slash commands are registered with `@command`. Ctrl-C clears the line,
+Ctrl-D exits; an error in one exchange is printed and the loop goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+from .errors import ChatbotError
+from .session import Session
+
+COMMANDS: dict[str, tuple[Callable[[Session, str], bool | None], str]] = {}
+
+
+def command(name: str, help_text: str) -> Callable:
+    def register(f: Callable[[Session, str], bool | None]) -> Callable:
+        COMMANDS[name] = (f, help_text)
+        return f
+
+    return register
+
+
+def say(text: str) -> None:
+    # Plain print: between prompts prompt-toolkit does not own the terminal, and
+    # print follows whatever sys.stdout is now (tests capture it).
+    print(text, flush=True)
+
+
+@command("/help", "list the commands")
+def _help(session: Session, arg: str) -> None:
+    for name, (_, text) in COMMANDS.items():
+        say(f"  {name:<10} {text}")
+    say("  Ctrl-C clears the line, Ctrl-D exits.")
+
+
+@command("/reset", "forget the conversation and start a new transcript")
+def _reset(session: Session, arg: str) -> None:
+    session.reset()
+    say("(state cleared: a new conversation)")
+
+
+@command("/undo", "take back the last exchange (state included)")
+def _undo(session: Session, arg: str) -> None:
+    undone = session.undo()
+    say(f"(undid: {undone[0]!r})" if undone else "(nothing to undo)")
+
+
+@command("/history", "show this conversation")
+def _history(session: Session, arg: str) -> None:
+    if not session.history:
+        say("(no exchanges yet)")
+    for user, bot in session.history:
+        say(f"you> {user}\nbot> {bot}")
+
+
+@command("/state", "show the model, memory setting and transcript id")
+def _state(session: Session, arg: str) -> None:
+    bot = session.bot
+    norm = sum(float((s * s).numpy().sum()) for s in bot.state) ** 0.5
+    say(
+        f"model {session.model_name}, remember {'on' if bot.remember_state else 'off'}, "
+        f"state norm {norm:.3f}, transcript {session.transcript_id or '(none yet)'}"
+    )
+
+
+@command("/set", "change a setting: remember=on|off")
+def _set(session: Session, arg: str) -> None:
+    key, _, value = arg.partition("=")
+    if key.strip() != "remember" or value.strip() not in ("on", "off"):
+        say("usage: /set remember=on|off")
+        return
+    session.bot.remember_state = value.strip() == "on"
+    say(f"(remember {value.strip()})")
+
+
+@command("/quit", "leave (Ctrl-D works too)")
+def _quit(session: Session, arg: str) -> bool:
+    return True
+
+
+def handle(session: Session, line: str) -> bool:
+    """Run one input line; True means leave."""
+    if line.startswith("/"):
+        name, _, arg = line.partition(" ")
+        if name not in COMMANDS:
+            say(f"unknown command {name}; /help lists them")
+            return False
+        return bool(COMMANDS[name][0](session, arg))
+    unknown = session.unknown_words(line)
+    reply = session.respond(line)
+    if unknown:
+        say(f"(not in the vocabulary: {', '.join(unknown[:8])})")
+    say(f"bot> {reply}")
+    return False
+
+
+def run(session: Session, history_file: Path | None = None, **prompt_args: object) -> None:
+    history = FileHistory(str(history_file)) if history_file else InMemoryHistory()
+    prompt: PromptSession[str] = PromptSession(history=history, **prompt_args)  # type: ignore[arg-type]
+    say(f"Chatting with {session.model_name}. /help for commands, Ctrl-D to leave.")
+    while True:
+        try:
+            line = prompt.prompt("you> ").strip()
+        except KeyboardInterrupt:
+            continue  # Ctrl-C clears the line
+        except EOFError:
+            break  # Ctrl-D
+        if not line:
+            continue
+        try:
+            if handle(session, line):
+                break
+        except ChatbotError as exc:
+            say(f"error: {exc}")

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Training throughput at the reference shape, against plain Keras `model.fit`, in one run.
+
+Reference shape: vocabulary 8000, embedding 128, LSTM 256, batch 64, max length
+20, on DailyDialog (../shared/corpora, official split). Both models train for
+the same number of epochs on the same training conversations (`--conversations`
+caps them to keep the run short) and are scored on the same validation split.
+
+- `chatbot`: chatbot's Trainer (conversation streams, carried state, bucketing,
+  loss and output projection on real tokens only).
+- `keras_fit`: the Keras lstm_seq2seq recipe: (utterance, next utterance) pairs
+  padded to max length, encoder states handed to the decoder, `model.fit`,
+  padding masked out of the loss with sample weights.
+
+Useful FLOPs count only real (non-padding) tokens: encoder gates per source
+token, decoder gates and the output projection per target token, x3 for the
+forward and backward passes. The peak is numpy's float32 2048^3 matmul, median
+of several, in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as set and
+unset; the higher is used. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+PEAK_CODE = """
+import time, statistics, numpy as np
+a = np.random.rand(2048, 2048).astype(np.float32); b = np.random.rand(2048, 2048).astype(np.float32)
+a @ b
+times = []
+for _ in range(7):
+    t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
+print(2 * 2048 ** 3 / statistics.median(times) / 1e9)
+"""
+
+
+def matmul_peak() -> dict:
+    def run(env: dict) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_CODE], env=env, capture_output=True, text=True, check=True
+        )
+        return float(out.stdout)
+
+    as_set = run(dict(os.environ))
+    unset = run(
+        {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    )
+    return {
+        "gflops_as_set": round(as_set, 1),
+        "gflops_unset": round(unset, 1),
+        "gflops": round(max(as_set, unset), 1),
+    }
+
+
+def flops_per_token(cfg) -> tuple[float, float]:
+    """(per source token, per target token) forward FLOPs of the useful matmuls."""
+    gates = 2 * (cfg.embed_dim + cfg.hidden_units) * 4 * cfg.hidden_units
+    return gates, gates + 2 * cfg.hidden_units * cfg.vocab_size
+
+
+def ingest_dailydialog(db: Path):
+    from chatbot.ingest import ingest
+    from chatbot.store import Store
+
+    store = Store(db)
+    ingest(store, SHARED / "corpora" / "dailydialog", name="dd")
+    return store
+
+
+def training_conversations(store, vocab, cfg, limit):
+    from chatbot.data import encoded_conversations
+
+    convs = encoded_conversations(store.iter_conversations("dd", "train"), vocab, cfg.max_len)
+    return list(islice(convs, limit))
+
+
+def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
+    import numpy as np
+
+    from chatbot.data import bucketed, windows
+    from chatbot.train import Trainer
+
+    trainer = Trainer(cfg, vocab)
+    src_tokens = tgt_tokens = 0
+    seconds = 0.0
+    for epoch in range(epochs):
+        stream = windows(
+            bucketed(iter(convs), cfg.batch_size, np.random.default_rng(epoch)),
+            cfg.batch_size,
+            cfg.bptt,
+        )
+        state = trainer.zero_state()
+        first = epoch == 0
+        start = time.perf_counter()
+        for w in stream:
+            if first:  # trace the compiled step outside the timed part
+                trainer.train_step(w.source, w.target_in, w.target_out, w.reset, state)
+                start, first = time.perf_counter(), False
+            _, tokens, state = trainer.train_step(
+                w.source, w.target_in, w.target_out, w.reset, state
+            )
+            src_tokens += int(np.count_nonzero(w.source))
+            tgt_tokens += int(tokens)
+        seconds += time.perf_counter() - start
+    loss, tokens = trainer.evaluate(store, "dd", "valid")
+    return {
+        "seconds": seconds,
+        "source_tokens": src_tokens,
+        "target_tokens": tgt_tokens,
+        "valid_loss": loss / tokens,
+    }
+
+
+def bench_keras_fit(store, vocab, cfg, convs, epochs) -> dict:
+    import keras
+    import numpy as np
+    from keras import layers
+
+    from chatbot.data import encoded_conversations
+    from chatbot.vocab import END_ID, START_ID
+
+    def arrays(conversations):
+        pairs = [ex for conv in conversations for ex in conv]
+        n, length = len(pairs), cfg.max_len
+        enc = np.zeros((n, length), np.int32)
+        dec_in = np.zeros((n, length), np.int32)
+        dec_out = np.zeros((n, length), np.int32)
+        for i, (s, t) in enumerate(pairs):
+            enc[i, : len(s)] = s
+            dec_in[i, : len(t) + 1] = [START_ID, *t]
+            dec_out[i, : len(t) + 1] = [*t, END_ID]
+        return enc, dec_in, dec_out, (dec_out > 0).astype(np.float32)
+
+    keras.utils.set_random_seed(cfg.seed)
+    v, e, h = len(vocab), cfg.embed_dim, cfg.hidden_units
+    enc_in, dec_in = keras.Input((None,), dtype="int32"), keras.Input((None,), dtype="int32")
+    embed = layers.Embedding(v, e, mask_zero=True, name="embedding")
+    _, state_h, state_c = layers.LSTM(h, return_state=True, name="encoder_lstm")(embed(enc_in))
+    dec = layers.LSTM(h, return_sequences=True, name="decoder_lstm")(
+        embed(dec_in), initial_state=[state_h, state_c]
+    )
+    model = keras.Model([enc_in, dec_in], layers.Dense(v, name="output_projection")(dec))
+    model.compile(
+        keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clip_norm),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    enc, din, dout, weight = arrays(convs)
+    model.fit(
+        [enc[:64], din[:64]],
+        dout[:64],
+        sample_weight=weight[:64],
+        batch_size=cfg.batch_size,
+        verbose=0,
+    )
+    start = time.perf_counter()
+    model.fit(
+        [enc, din], dout, sample_weight=weight, batch_size=cfg.batch_size, epochs=epochs, verbose=0
+    )
+    seconds = time.perf_counter() - start
+    valid = list(encoded_conversations(store.iter_conversations("dd", "valid"), vocab, cfg.max_len))
+    venc, vdin, vdout, vweight = arrays(valid)
+    logits = model.predict([venc, vdin], batch_size=256, verbose=0)
+    logp = (
+        logits
+        - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        - logits.max(-1, keepdims=True)
+    )
+    nll = -np.take_along_axis(logp, vdout[..., None], -1)[..., 0]
+    return {
+        "seconds": seconds,
+        "source_tokens": int(np.count_nonzero(enc)) * epochs,
+        "target_tokens": int(weight.sum()) * epochs,
+        "valid_loss": float((nll * vweight).sum() / vweight.sum()),
+    }
+
+
+def summarize(result: dict, cfg, peak: float) -> dict:
+    per_src, per_tgt = flops_per_token(cfg)
+    flops = 3 * (result["source_tokens"] * per_src + result["target_tokens"] * per_tgt)
+    gflops = flops / result["seconds"] / 1e9
+    return {
+        "seconds": round(result["seconds"], 1),
+        "target_tokens_per_second": round(result["target_tokens"] / result["seconds"]),
+        "useful_gflops": round(gflops, 1),
+        "fraction_of_peak": round(gflops / peak, 3),
+        "valid_loss": round(result["valid_loss"], 4),
+        "valid_ppl": round(math.exp(result["valid_loss"]), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--conversations", type=int, default=3000, help="training conversations used"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    if not (SHARED / "corpora" / "dailydialog").is_dir():
+        sys.exit("bench_train needs ../shared/corpora beside the project")
+    from chatbot.config import Config
+    from chatbot.vocab import Vocab
+
+    cfg = Config(
+        vocab_size=8000, embed_dim=128, hidden_units=256, batch_size=64, max_len=20, min_count=1
+    )
+    peak = matmul_peak()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ingest_dailydialog(Path(tmp) / "bench.db")
+        vocab = Vocab.build(
+            (t for c in store.iter_conversations("dd", "train") for t in c), cfg.vocab_size
+        )
+        convs = training_conversations(store, vocab, cfg, args.conversations)
+        ours = summarize(bench_chatbot(store, vocab, cfg, convs, args.epochs), cfg, peak["gflops"])
+        base = summarize(
+            bench_keras_fit(store, vocab, cfg, convs, args.epochs), cfg, peak["gflops"]
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "train",
+                "shape": {
+                    "vocab": len(vocab),
+                    "embed": 128,
+                    "lstm": 256,
+                    "batch": 64,
+                    "max_len": 20,
+                },
+                "conversations": len(convs),
+                "epochs": args.epochs,
+                "matmul_peak": peak,
+                "chatbot": ours,
+                "keras_fit": base,
+                "speedup_tokens_per_second": round(
+                    ours["target_tokens_per_second"] / base["target_tokens_per_second"], 2
+                ),
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
