@@ -17,12 +17,12 @@ from ._tf import tf
 from .checkpoint import ModelDir
 from .config import Config
 from .data import encode_utterance
-from .decode import Decoder
+from .decode import Decoder, DecodeSettings
 from .errors import ModelError
 from .model import Seq2Seq, State
 from .store import Store
 from .text import detokenize
-from .vocab import END_ID, Vocab
+from .vocab import Vocab
 
 
 class Chatbot:
@@ -30,7 +30,8 @@ class Chatbot:
         self.model, self.vocab, self.path = model, vocab, path
         self.config: Config = model.config
         self.remember_state: bool = self.config.remember_state
-        self.decoder = Decoder(model, self.config.max_len)
+        self.decoder = Decoder(model)
+        self.settings = DecodeSettings(max_length=self.config.max_len)
         self.state: State = self.model.zero_state(1)
 
     @classmethod
@@ -70,9 +71,8 @@ class Chatbot:
         self._read(self.encode(text))
 
     def reply_ids(self) -> list[int]:
-        """Greedy reply to the current state, without <end>; the state is unchanged."""
-        ids = [int(i) for i in self.decoder.greedy(self.state).numpy()]
-        return ids[:-1] if ids and ids[-1] == END_ID else ids
+        """The reply to the current state under `self.settings`, without <end>; the state is unchanged."""
+        return self.decoder.reply(self.state, self.settings)
 
     def detokenized_reply(self) -> str:
         """The reply to the current state as text, without changing the state."""

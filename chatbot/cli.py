@@ -373,8 +373,23 @@ STARTER = Path(__file__).parent / "starter"
     "--resume", "resume_id", type=int, help="Continue stored transcript ID with its state."
 )
 @click.option("--no-remember", is_flag=True, help="Reset the state before every exchange.")
+@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
+@click.option(
+    "--temperature",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature (0: the most likely word).",
+)
 @db_option
-def chat(model_name: str | None, resume_id: int | None, no_remember: bool, db: Path | None) -> None:
+def chat(
+    model_name: str | None,
+    resume_id: int | None,
+    no_remember: bool,
+    beam: int,
+    temperature: float,
+    db: Path | None,
+) -> None:
     """Talk to a model in the terminal; every exchange is stored as a transcript.
 
     \b
@@ -386,6 +401,7 @@ def chat(model_name: str | None, resume_id: int | None, no_remember: bool, db: P
     """
     from . import repl
     from .bot import Chatbot
+    from .decode import DecodeSettings
     from .session import Session
     from .store import default_home
 
@@ -395,7 +411,15 @@ def chat(model_name: str | None, resume_id: int | None, no_remember: bool, db: P
         name = model_name or "starter"
         bot = Chatbot.load(STARTER if name == "starter" else name, db=store.path)
         bot.remember_state = bot.remember_state and not no_remember
-        session = Session(bot, store, name, {"remember_state": bot.remember_state})
+        bot.settings = DecodeSettings(
+            beam=beam, temperature=temperature, max_length=bot.config.max_len
+        )
+        session = Session(
+            bot,
+            store,
+            name,
+            {"remember_state": bot.remember_state, "beam": beam, "temperature": temperature},
+        )
         if resume_id is not None:
             session.resume(resume_id)
         home = default_home()

@@ -1,43 +1,170 @@
 """Turning an encoder state into a reply, in one compiled call per reply.
 
 The loop over words runs inside a `tf.function` (a `tf.while_loop` after
-AutoGraph), so a reply costs one call from Python, not one per word. Each
-function is traced once per Decoder, with the state's shape fixed.
+AutoGraph), so a reply costs one call from Python, not one per word. A
+`Decoder` compiles one function per `DecodeSettings` the first time it is
+used and reuses it for every later reply.
+
+- greedy: the most likely word each step (`beam=1`, `temperature=0`);
+- sampling: `temperature > 0`, optionally restricted to the `top_k` words or
+  the smallest set whose probability reaches `top_p`;
+- beam search: `beam > 1` hypotheses, ranked by log-probability divided by
+  the GNMT length penalty ((5 + length) / 6) ** `length_penalty`;
+- all: `repetition_penalty` (> 1 makes words already in the reply less
+  likely), `min_length` (no <end> before it) and `max_length`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ._tf import tf
+from .errors import ConfigError
 from .model import Seq2Seq, State
 from .vocab import END_ID, START_ID
 
+NEG_INF = -1e9
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    beam: int = 1
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 0.6
+    min_length: int = 1
+    max_length: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "beam": self.beam >= 1,
+            "temperature": self.temperature >= 0,
+            "top_k": self.top_k >= 0,
+            "top_p": 0 < self.top_p <= 1,
+            "repetition_penalty": self.repetition_penalty > 0,
+            "min_length": self.min_length >= 0,
+            "max_length": self.max_length >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"{name} is out of range. Received: {name}={getattr(self, name)}")
+        if self.beam > 1 and self.temperature > 0:
+            raise ConfigError(
+                "choose beam search or sampling, not both (set temperature=0 or beam=1)"
+            )
+
 
 class Decoder:
-    """Greedy decoding and state updates for one conversation (batch of 1)."""
+    """Compiled encoding and reply decoding for one conversation (batch of 1)."""
 
-    def __init__(self, model: Seq2Seq, max_reply_length: int):
+    def __init__(self, model: Seq2Seq):
         self.model = model
-        self.max_reply_length = max_reply_length
-        state_spec = [
-            tf.TensorSpec([1, model.config.hidden_units], tf.float32)
-        ] * model.config.state_size
+        cfg = model.config
+        self.state_spec = [tf.TensorSpec([1, cfg.hidden_units], tf.float32)] * cfg.state_size
         self.encode = tf.function(
-            model.encode, input_signature=[tf.TensorSpec([1, None], tf.int32), state_spec]
+            model.encode, input_signature=[tf.TensorSpec([1, None], tf.int32), self.state_spec]
         )
-        self.greedy = tf.function(self._greedy, input_signature=[state_spec])
+        self._compiled: dict[DecodeSettings, tf.types.experimental.GenericFunction] = {}
+        self._calls = 0
 
-    def _greedy(self, state: State) -> tf.Tensor:
-        """Token ids of the most likely reply, ending with <end> if it was produced."""
-        token = tf.fill([1, 1], START_ID)
-        out = tf.TensorArray(tf.int32, size=self.max_reply_length)
+    def reply(self, state: State, settings: DecodeSettings) -> list[int]:
+        """Token ids of a reply to `state` (without <end>); `state` is not changed."""
+        if settings not in self._compiled:
+            body = self._beam if settings.beam > 1 else self._sample
+            self._compiled[settings] = tf.function(
+                lambda s, seed: body(s, seed, settings),
+                input_signature=[self.state_spec, tf.TensorSpec([2], tf.int32)],
+            )
+        self._calls += 1
+        seed = tf.constant([settings.seed, self._calls], tf.int32)
+        ids = [int(i) for i in self._compiled[settings](state, seed).numpy()]
+        return ids[: ids.index(END_ID)] if END_ID in ids else ids
+
+    def _adjust(
+        self, logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, s: DecodeSettings
+    ) -> tf.Tensor:
+        """Repetition penalty and minimum length, on logits [rows, vocab]."""
+        if s.repetition_penalty != 1.0:
+            seen = tf.reduce_max(tf.one_hot(generated, tf.shape(logits)[-1]), axis=1) > 0
+            penalized = tf.where(
+                logits > 0, logits / s.repetition_penalty, logits * s.repetition_penalty
+            )
+            logits = tf.where(seen, penalized, logits)
+        if s.min_length > 0:
+            too_early = tf.one_hot(END_ID, tf.shape(logits)[-1]) * NEG_INF
+            logits = tf.cond(step < s.min_length, lambda: logits + too_early, lambda: logits)
+        return logits
+
+    def _next_logits(self, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+        hidden, state = self.model.decode(tokens[:, None], state)
+        return self.model.logits(hidden[:, -1]), state
+
+    def _sample(self, state: State, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+        token = tf.fill([1], START_ID)
+        generated = tf.zeros([1, s.max_length], tf.int32)
         length = tf.constant(0)
-        for i in tf.range(self.max_reply_length):
-            hidden, state = self.model.decode(token, state)
-            token = tf.argmax(self.model.logits(hidden[:, -1]), axis=-1, output_type=tf.int32)[
-                :, None
-            ]
-            out = out.write(i, token[0, 0])
-            length = i + 1
-            if token[0, 0] == END_ID:
+        for step in tf.range(s.max_length):
+            logits, state = self._next_logits(token, state)
+            logits = self._adjust(logits, generated, step, s)
+            if s.temperature == 0:
+                token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            else:
+                logits = _restrict(logits / s.temperature, s.top_k, s.top_p)
+                token = tf.random.stateless_categorical(
+                    logits, 1, seed + [0, step], dtype=tf.int32
+                )[:, 0]
+            generated = tf.tensor_scatter_nd_update(generated, [[0, step]], token)
+            length = step + 1
+            if token[0] == END_ID:
                 break
-        return out.stack()[:length]
+        return generated[0, :length]
+
+    def _beam(self, state: State, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+        width = s.beam
+        state = [tf.tile(x, [width, 1]) for x in state]
+        tokens = tf.fill([width], START_ID)
+        sequences = tf.zeros([width, s.max_length], tf.int32)
+        # Only the first beam is live at the start, so the beams do not all pick the same word.
+        scores = tf.concat([[0.0], tf.fill([width - 1], NEG_INF)], axis=0)
+        finished = tf.zeros([width], tf.bool)
+        lengths = tf.zeros([width], tf.float32)
+        for step in tf.range(s.max_length):
+            logits, state = self._next_logits(tokens, state)
+            logp = tf.nn.log_softmax(self._adjust(logits, sequences, step, s))
+            vocab = tf.shape(logp)[-1]
+            # A finished beam may only extend itself with <end>, at no cost.
+            only_end = tf.one_hot(END_ID, vocab, on_value=0.0, off_value=NEG_INF)
+            logp = tf.where(finished[:, None], only_end[None, :], logp)
+            top_scores, flat = tf.math.top_k(tf.reshape(scores[:, None] + logp, [-1]), k=width)
+            parent, tokens = flat // vocab, tf.cast(flat % vocab, tf.int32)
+            state = [tf.gather(x, parent) for x in state]
+            sequences = tf.gather(sequences, parent)
+            step_column = tf.stack([tf.range(width), tf.fill([width], step)], axis=1)
+            sequences = tf.tensor_scatter_nd_update(sequences, step_column, tokens)
+            was_finished = tf.gather(finished, parent)
+            lengths = tf.gather(lengths, parent) + tf.cast(~was_finished, tf.float32)
+            finished = was_finished | (tokens == END_ID)
+            scores = top_scores
+            if tf.reduce_all(finished):
+                break
+        penalty = tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
+        best = tf.argmax(scores / penalty)
+        return sequences[best]
+
+
+def _restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:
+    """Keep the `top_k` largest logits and the smallest set reaching probability `top_p`."""
+    if top_k > 0:
+        kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
+        logits = tf.where(logits < kth, NEG_INF, logits)
+    if top_p < 1.0:
+        ordered = tf.sort(logits, direction="DESCENDING", axis=-1)
+        cumulative = tf.cumsum(tf.nn.softmax(ordered), axis=-1, exclusive=True)
+        cutoff = tf.reduce_min(
+            tf.where(cumulative < top_p, ordered, -NEG_INF), axis=-1, keepdims=True
+        )
+        logits = tf.where(logits < cutoff, NEG_INF, logits)
+    return logits

@@ -26,30 +26,26 @@ class Seq2Seq(keras.Model):
         super().__init__(name="seq2seq", **kwargs)
         self.config = config
         self.vocab_size = vocab_size
-        rnn = keras.layers.LSTM if config.cell == "lstm" else keras.layers.GRU
         self.per_layer = 2 if config.cell == "lstm" else 1
         # One embedding for both sides: the encoder reads the decoder's words too
         # (the bot's own replies are fed back through the encoder in a chat).
         self.embedding = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")
-        self.encoder_rnns = [
-            rnn(
-                config.hidden_units,
-                return_sequences=True,
-                return_state=True,
-                name=f"encoder_{config.cell}_{i}",
-            )
-            for i in range(config.num_layers)
-        ]
-        self.decoder_rnns = [
-            rnn(
-                config.hidden_units,
-                return_sequences=True,
-                return_state=True,
-                name=f"decoder_{config.cell}_{i}",
-            )
-            for i in range(config.num_layers)
-        ]
+        self.encoder_rnns = self._stack("encoder")
+        self.decoder_rnns = self._stack("decoder")
         self.projection = keras.layers.Dense(vocab_size, name="output_projection")
+
+    def _stack(self, side: str) -> list:
+        """`num_layers` recurrent layers named like "encoder_lstm_0", each returning its state."""
+        rnn = keras.layers.LSTM if self.config.cell == "lstm" else keras.layers.GRU
+        return [
+            rnn(
+                self.config.hidden_units,
+                return_sequences=True,
+                return_state=True,
+                name=f"{side}_{self.config.cell}_{i}",
+            )
+            for i in range(self.config.num_layers)
+        ]
 
     def zero_state(self, batch_size: int | tf.Tensor) -> State:
         zeros = tf.zeros([batch_size, self.config.hidden_units])

@@ -6,6 +6,8 @@ Ctrl-D exits; an error in one exchange is printed and the loop goes on.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,14 +71,50 @@ def _state(session: Session, arg: str) -> None:
     )
 
 
-@command("/set", "change a setting: remember=on|off")
+SETTABLE = {
+    "beam": int,
+    "temperature": float,
+    "top-k": int,
+    "top-p": float,
+    "max-length": int,
+    "min-length": int,
+    "repetition-penalty": float,
+}
+
+
+@command(
+    "/set",
+    "KEY=VALUE: beam, temperature, top-k, top-p, max-length, min-length, "
+    "repetition-penalty, remember (on|off)",
+)
 def _set(session: Session, arg: str) -> None:
-    key, _, value = arg.partition("=")
-    if key.strip() != "remember" or value.strip() not in ("on", "off"):
-        say("usage: /set remember=on|off")
+    key, _, value = (part.strip() for part in arg.partition("="))
+    bot = session.bot
+    if key == "remember" and value in ("on", "off"):
+        bot.remember_state = value == "on"
+    elif key in SETTABLE:
+        try:
+            bot.settings = dataclasses.replace(
+                bot.settings, **{key.replace("-", "_"): SETTABLE[key](value)}
+            )
+        except ValueError:
+            say(f"{key} needs a number. Received: {value!r}")
+            return
+    else:
+        say("usage: /set KEY=VALUE with KEY one of: remember, " + ", ".join(SETTABLE))
         return
-    session.bot.remember_state = value.strip() == "on"
-    say(f"(remember {value.strip()})")
+    say(f"({key} = {value})")
+
+
+@command("/save", "FILE: write this conversation as JSONL (the ingestion format)")
+def _save(session: Session, arg: str) -> None:
+    if not arg.strip():
+        say("usage: /save FILE")
+        return
+    turns = [text for exchange in session.history for text in exchange]
+    record = {"id": f"transcript-{session.transcript_id or 'unsaved'}", "turns": turns}
+    Path(arg.strip()).expanduser().write_text(json.dumps(record) + "\n", encoding="utf-8")
+    say(f"(saved {len(session.history)} exchanges to {arg.strip()})")
 
 
 @command("/quit", "leave (Ctrl-D works too)")

@@ -86,10 +86,16 @@ def test_repl_commands_undo_and_ctrl_d(starter, db_path, capsys):
         weird = "zz \x07 😀 שלום عربى"
         drive(
             session,
-            f"hello\r/history\r/undo\r/state\r/set remember=off\r\r{weird}\r/bogus\r/reset\rhi\r\x04",
+            f"hello\r/history\r/undo\r/state\r/set remember=off\r/set beam=3\r/set beam=x\r\r{weird}\r/bogus\r/reset\rhi\r\x04",
         )
         out = capsys.readouterr().out
-    assert "you> hello" in out and "(undid: 'hello')" in out and "remember off" in out
+    assert (
+        "you> hello" in out
+        and "(undid: 'hello')" in out
+        and "(remember = off)" in out
+        and "(beam = 3)" in out
+        and "beam needs a number" in out
+    )
     assert "unknown command /bogus" in out and "(state cleared: a new conversation)" in out
     assert "not in the vocabulary" in out
     assert out.count("bot> ") >= 3  # hello (shown again by /history), the weird line, hi
@@ -116,3 +122,68 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
     replayed = run("replay", str(tid))
     assert replayed.exit_code == 0 and replayed.output.count("stored> ") == 2
     assert run("replay", "999").exit_code == 1
+
+
+def reference_greedy(bot, state, max_length):
+    """Step by step in Python, one decoder call per word: what the compiled loop must equal."""
+    from chatbot.vocab import END_ID, START_ID
+
+    token, out = START_ID, []
+    for _ in range(max_length):
+        hidden, state = bot.model.decode(tf.constant([[token]]), state)
+        token = int(tf.argmax(bot.model.logits(hidden[:, -1]), axis=-1)[0])
+        if token == END_ID:
+            break
+        out.append(token)
+    return out
+
+
+@pytest.mark.parametrize(
+    "prompt", ["hello", "what is your name?", "tell me about computers", "do you like movies?"]
+)
+def test_compiled_greedy_equals_reference_and_beam_1(starter, prompt):
+    from chatbot.decode import DecodeSettings
+
+    starter.reset_hidden_state()
+    starter.observe(prompt)
+    settings = DecodeSettings(max_length=12)
+    compiled = starter.decoder.reply(starter.state, settings)
+    assert compiled == reference_greedy(starter, starter.state, 12)
+    beam_one = starter.decoder._beam(
+        starter.state, tf.constant([0, 0]), DecodeSettings(beam=1, max_length=12)
+    )
+    ids = [int(i) for i in beam_one.numpy()]
+    assert (ids[: ids.index(2)] if 2 in ids else ids) == compiled
+
+
+def test_beam_and_sampling_settings(starter):
+    from chatbot.decode import DecodeSettings
+    from chatbot.errors import ConfigError
+
+    starter.reset_hidden_state()
+    starter.observe("hello")
+    beam = starter.decoder.reply(starter.state, DecodeSettings(beam=5, max_length=10))
+    sampled = {
+        tuple(starter.decoder.reply(starter.state, DecodeSettings(temperature=1.5, max_length=6)))
+        for _ in range(8)
+    }
+    long_enough = starter.decoder.reply(starter.state, DecodeSettings(min_length=4, max_length=8))
+    assert 0 < len(beam) <= 10 and len(sampled) > 1 and len(long_enough) >= 4
+    with pytest.raises(ConfigError, match="top_p is out of range"):
+        DecodeSettings(top_p=0)
+
+
+def test_two_chats_on_one_database_keep_all_their_turns(db_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom chatbot import Chatbot\nfrom chatbot.cli import STARTER\nfrom chatbot.session import Session\n"
+        "from chatbot.store import Store\nstore = Store(sys.argv[1])\ns = Session(Chatbot.load(STARTER), store, 'starter')\n"
+        "for i in range(15):\n    s.respond(f'hello {i}')\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(db_path)]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with Store(db_path) as store:
+        rows = store.transcripts()
+    assert sorted(n for _, _, _, n, _ in rows) == [30, 30]
