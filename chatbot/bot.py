@@ -71,7 +71,10 @@ class Chatbot:
         self._read(self.encode(text))
 
     def reply_ids(self) -> list[int]:
-        """The reply to the current state under `self.settings`, without <end>; the state is unchanged."""
+        """The reply to the current state under `self.settings`, without <end>.
+
+        The state is left unchanged.
+        """
         return self.decoder.reply(self.state, self.settings)
 
     def detokenized_reply(self) -> str:

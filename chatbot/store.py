@@ -174,10 +174,15 @@ class Store:
                 f"database {self.path} has schema version {version}, newer than this chatbot "
                 f"understands ({SCHEMA_VERSION}); upgrade chatbot or use another --db"
             )
-        for target in range(version, SCHEMA_VERSION):
+        while version < SCHEMA_VERSION:
             with self.transaction():
-                MIGRATIONS[target](self.db)
-                self.db.execute(f"PRAGMA user_version = {target + 1}")
+                # Read again under the write lock: another process opening the
+                # same new file may have migrated it while we waited.
+                version = self.version
+                if version < SCHEMA_VERSION:
+                    MIGRATIONS[version](self.db)
+                    self.db.execute(f"PRAGMA user_version = {version + 1}")
+                    version += 1
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Reply latency: chatbot's compiled decoding against the Keras lstm_seq2seq loop, in one run.
+
+At the reference shape (vocabulary 8000, embedding 128, LSTM 256) with
+untrained weights, so every greedy reply runs the full 20 tokens:
+
+- `greedy`: `Decoder.reply` with DecodeSettings(max_length=20): one call into
+  a compiled graph per reply;
+- `beam5`: the same with beam=5;
+- `baseline_predict_loop`: the decoding loop of the Keras lstm_seq2seq
+  example: one `decoder_model.predict()` per generated token, with the
+  same layers and weights.
+
+Also the time from starting `chatbot chat` to its first prompt (in a
+pseudo-terminal, starter model). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import select
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def percentiles(times: list[float]) -> dict:
+    ms = sorted(t * 1000 for t in times)
+    return {
+        "p50_ms": round(statistics.median(ms), 3),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 3),
+        "n": len(ms),
+    }
+
+
+def time_replies(fn, n: int) -> list[float]:
+    fn()  # compile / warm up outside the timing
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def keras_predict_loop(model, state, max_length: int):
+    """The lstm_seq2seq way: a decoder model called with predict() once per token."""
+    import numpy as np
+
+    from chatbot._tf import keras
+    from chatbot.vocab import END_ID, START_ID
+
+    units = model.config.hidden_units
+    token_in = keras.Input((1,), dtype="int32")
+    h_in, c_in = keras.Input((units,)), keras.Input((units,))
+    out, h, c = model.decoder_rnns[0](model.embedding(token_in), initial_state=[h_in, c_in])
+    decoder_model = keras.Model([token_in, h_in, c_in], [model.projection(out), h, c])
+    h0, c0 = (np.asarray(s) for s in state)
+
+    def reply() -> list[int]:
+        token, h, c, out = np.array([[START_ID]]), h0, c0, []
+        for _ in range(max_length):
+            logits, h, c = decoder_model.predict([token, h, c], verbose=0)
+            token = np.argmax(logits[:, -1], axis=-1)[:, None]
+            if int(token[0, 0]) == END_ID:
+                break
+            out.append(int(token[0, 0]))
+        return out
+
+    return reply
+
+
+def time_to_first_prompt(timeout: float = 120.0) -> float:
+    env = dict(
+        os.environ, CHATBOT_HOME=os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_reply_home")
+    )
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "chatbot", "chat"], env)
+    start, seen = time.perf_counter(), b""
+    try:
+        while b"you>" not in seen and time.perf_counter() - start < timeout:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return time.perf_counter() - start
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--replies", type=int, default=200)
+    parser.add_argument("--baseline-replies", type=int, default=10)
+    args = parser.parse_args()
+
+    from chatbot._tf import tf
+    from chatbot.config import Config
+    from chatbot.decode import Decoder, DecodeSettings
+    from chatbot.model import Seq2Seq
+
+    config = Config(vocab_size=8000, embed_dim=128, hidden_units=256, max_len=20)
+    model = Seq2Seq(config, 8000)
+    model.build_weights()
+    decoder = Decoder(model)
+    state = decoder.encode(tf.constant([[5, 6, 7, 8, 9]], tf.int32), model.zero_state(1))
+    greedy = DecodeSettings(max_length=20, min_length=20)  # untrained: force full-length replies
+    beam = DecodeSettings(beam=5, max_length=20, min_length=20)
+    lengths = {
+        "greedy": len(decoder.reply(state, greedy)),
+        "beam5": len(decoder.reply(state, beam)),
+    }
+    result = {
+        "benchmark": "reply",
+        "shape": {"vocab": 8000, "embed": 128, "lstm": 256},
+        "reply_tokens": lengths,
+        "greedy": percentiles(time_replies(lambda: decoder.reply(state, greedy), args.replies)),
+        "beam5": percentiles(time_replies(lambda: decoder.reply(state, beam), args.replies)),
+    }
+    baseline = keras_predict_loop(model, state, 20)
+    result["baseline_predict_loop"] = percentiles(time_replies(baseline, args.baseline_replies))
+    result["greedy_speedup_vs_baseline"] = round(
+        result["baseline_predict_loop"]["p50_ms"] / result["greedy"]["p50_ms"], 1
+    )
+    result["chat_to_first_prompt_s"] = round(time_to_first_prompt(), 2)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
