@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._tf import tf
-from .checkpoint import ModelDir
+from .checkpoint import STARTER, ModelDir
 from .config import Config
 from .data import encode_utterance
 from .decode import Decoder, DecodeSettings
@@ -22,7 +22,7 @@ from .errors import ModelError
 from .model import Seq2Seq, State
 from .store import Store
 from .text import detokenize
-from .vocab import Vocab
+from .vocab import END_ID, START_ID, Vocab
 
 
 class Chatbot:
@@ -36,8 +36,9 @@ class Chatbot:
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
-        """Load a model folder, or the model registered under that name in the store."""
-        folder = Path(name_or_path)
+        """Load a model folder, "starter" (the model shipped with the package), or the
+        model registered under that name in the store."""
+        folder = STARTER if str(name_or_path) == "starter" else Path(name_or_path)
         if not (folder / "config.json").is_file():
             with Store(db) as store:
                 folder = Path(store.model(str(name_or_path)).path)
@@ -76,6 +77,15 @@ class Chatbot:
         The state is left unchanged.
         """
         return self.decoder.reply(self.state, self.settings)
+
+    def score(self, reply: str) -> tuple[float, int]:
+        """(summed negative log-likelihood, tokens) of `reply` and <end> given the current state."""
+        ids = self.encode(reply)[: self.config.max_len - 1]
+        inputs = tf.constant([[START_ID, *ids]], tf.int32)
+        targets = tf.constant([[*ids, END_ID]], tf.int32)
+        hidden, _ = self.model.decode(inputs, self.state)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, self.model.logits(hidden))
+        return float(tf.reduce_sum(losses)), len(ids) + 1
 
     def detokenized_reply(self) -> str:
         """The reply to the current state as text, without changing the state."""

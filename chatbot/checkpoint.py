@@ -28,6 +28,8 @@ from .errors import ModelError
 from .vocab import Vocab
 
 CKPT_PREFIX = "ckpt"
+# The starter model shipped inside the package (scripts/train_starter.py writes it).
+STARTER = Path(__file__).parent / "starter"
 
 
 class ModelDir:

@@ -359,9 +359,6 @@ def _print_table(table: list[tuple[str, ...]]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
 
 
-STARTER = Path(__file__).parent / "starter"
-
-
 @cli.command()
 @click.option(
     "--model",
@@ -409,7 +406,7 @@ def chat(
         if resume_id is not None:
             model_name = model_name or store.transcript(resume_id)[0]["model"]
         name = model_name or "starter"
-        bot = Chatbot.load(STARTER if name == "starter" else name, db=store.path)
+        bot = Chatbot.load(name, db=store.path)
         bot.remember_state = bot.remember_state and not no_remember
         bot.settings = DecodeSettings(
             beam=beam, temperature=temperature, max_length=bot.config.max_len
@@ -471,8 +468,18 @@ def transcripts_export(
 @cli.command()
 @click.argument("source")
 @click.option("--model", "model_name", help="Model to replay with (default: the transcript's).")
+@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
+@click.option(
+    "--temperature",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature (0: the most likely word).",
+)
 @db_option
-def replay(source: str, model_name: str | None, db: Path | None) -> None:
+def replay(
+    source: str, model_name: str | None, beam: int, temperature: float, db: Path | None
+) -> None:
     """Re-run the user turns of transcript ID or a JSONL file; stored and new replies side by side.
 
     \b
@@ -480,11 +487,16 @@ def replay(source: str, model_name: str | None, db: Path | None) -> None:
       chatbot replay 3
       chatbot replay chats.jsonl --model dd
     """
+    from .decode import DecodeSettings
     from .replay import replay_turns
 
+    settings = DecodeSettings(beam=beam, temperature=temperature)
     with open_store(db) as store:
-        for conv_id, user, stored, new in replay_turns(store, source, model_name, STARTER):
-            click.echo(f"[{conv_id}] you> {user}\n  stored> {stored}\n  now   > {new}")
+        for conv_id, user, stored, new, ppl in replay_turns(store, source, model_name, settings):
+            click.echo(
+                f"[{conv_id}] you> {user}\n  stored> {stored}   (perplexity {ppl:.1f})"
+                f"\n  now   > {new}"
+            )
 
 
 def main() -> None:

@@ -117,6 +117,22 @@ def _save(session: Session, arg: str) -> None:
     say(f"(saved {len(session.history)} exchanges to {arg.strip()})")
 
 
+@command("/model", "NAME: switch to another model (a new conversation)")
+def _model(session: Session, arg: str) -> None:
+    from .bot import Chatbot
+
+    name = arg.strip()
+    if not name:
+        say(f"(model {session.model_name}; usage: /model NAME)")
+        return
+    db = session.store.path if session.store else None
+    new = Chatbot.load(name, db=db)
+    new.settings = dataclasses.replace(session.bot.settings, max_length=new.config.max_len)
+    session.bot, session.model_name = new, name
+    session.reset()
+    say(f"(now talking to {name}: a new conversation)")
+
+
 @command("/quit", "leave (Ctrl-D works too)")
 def _quit(session: Session, arg: str) -> bool:
     return True

@@ -9,9 +9,12 @@ turn sees the same history the original conversation had.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+from .decode import DecodeSettings
 from .errors import UsageError
 from .store import Store
 
@@ -36,20 +39,27 @@ def _conversations(store: Store, source: str) -> Iterator[tuple[str, str | None,
 
 
 def replay_turns(
-    store: Store, source: str, model: str | None, starter: Path
-) -> Iterator[tuple[str, str, str, str]]:
-    """(conversation id, user turn, stored reply, new reply) for every exchange."""
+    store: Store, source: str, model: str | None, settings: DecodeSettings | None = None
+) -> Iterator[tuple[str, str, str, str, float]]:
+    """(conversation id, user turn, stored reply, new reply, perplexity of the stored reply).
+
+    The perplexity is the chosen model's, on the stored reply given the
+    conversation so far: how likely this model finds what was said.
+    """
     from .bot import Chatbot
 
     bots: dict[str, Chatbot] = {}
     for conv_id, stored_model, turns in _conversations(store, source):
         name = model or stored_model or "starter"
         if name not in bots:
-            bots[name] = Chatbot.load(starter if name == "starter" else name, db=store.path)
+            bots[name] = Chatbot.load(name, db=store.path)
+            if settings:
+                bots[name].settings = replace(settings, max_length=bots[name].config.max_len)
         bot = bots[name]
         bot.reset_hidden_state()
         for user, stored in zip(turns[0::2], turns[1::2], strict=False):
             bot.observe(user)
             new = bot.detokenized_reply()
+            loss, tokens = bot.score(stored)
             bot.observe(stored)
-            yield conv_id, user, stored, new
+            yield conv_id, user, stored, new, math.exp(loss / tokens)

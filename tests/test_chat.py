@@ -14,7 +14,7 @@ from prompt_toolkit.input import create_pipe_input  # noqa: E402
 from prompt_toolkit.output import DummyOutput  # noqa: E402
 
 from chatbot import Chatbot, repl  # noqa: E402
-from chatbot.cli import STARTER  # noqa: E402
+from chatbot.checkpoint import STARTER  # noqa: E402
 from chatbot.session import Session  # noqa: E402
 from chatbot.store import Store  # noqa: E402
 
@@ -73,6 +73,26 @@ def test_undo_restores_the_state_and_the_transcript(starter, db_path):
         assert len(store.transcript(session.transcript_id)[1]) == 2
 
 
+def test_score_prefers_the_reply_the_model_would_give(starter):
+    starter.reset_hidden_state()
+    starter.observe("hello")
+    own = starter.detokenized_reply()
+    own_loss, own_tokens = starter.score(own)
+    odd_loss, odd_tokens = starter.score("trains quantum lettuce fiercely")
+    assert own_loss / own_tokens < odd_loss / odd_tokens
+
+
+def test_repl_save_and_model_switch(starter, tmp_path, capsys):
+    session = Session(starter, None, "starter")
+    session.reset()
+    repl.handle(session, "hello")
+    repl.handle(session, f"/save {tmp_path / 'out.jsonl'}")
+    saved = json.loads((tmp_path / "out.jsonl").read_text())
+    assert saved["turns"][0] == "hello" and len(saved["turns"]) == 2
+    repl.handle(session, "/model starter")
+    assert session.history == [] and "(now talking to starter" in capsys.readouterr().out
+
+
 def drive(session, keys: str) -> None:
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
@@ -119,8 +139,18 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
     assert listing.splitlines()[1].split()[:2] == [str(tid), "starter"]
     exported = json.loads(run("transcripts", "export", str(tid)).output)
     assert exported["turns"][0] == "hello" and len(exported["turns"]) == 4
-    replayed = run("replay", str(tid))
+    replayed = run("replay", str(tid), "--beam", "3")
     assert replayed.exit_code == 0 and replayed.output.count("stored> ") == 2
+    perplexities = [
+        float(line.split("(perplexity ")[1].rstrip(")"))
+        for line in replayed.output.splitlines()
+        if "perplexity" in line
+    ]
+    assert len(perplexities) == 2 and all(p >= 1.0 for p in perplexities)
+    exported_file = db_path.parent / "chat.jsonl"
+    exported_file.write_text(json.dumps({"id": "x", "turns": ["hello", "hi", "bye", "bye"]}) + "\n")
+    from_file = run("replay", str(exported_file))
+    assert from_file.exit_code == 0 and "[x] you> hello" in from_file.output
     assert run("replay", "999").exit_code == 1
 
 
@@ -178,7 +208,7 @@ def test_two_chats_on_one_database_keep_all_their_turns(db_path):
     import sys
 
     script = (
-        "import sys\nfrom chatbot import Chatbot\nfrom chatbot.cli import STARTER\nfrom chatbot.session import Session\n"
+        "import sys\nfrom chatbot import Chatbot\nfrom chatbot.checkpoint import STARTER\nfrom chatbot.session import Session\n"
         "from chatbot.store import Store\nstore = Store(sys.argv[1])\ns = Session(Chatbot.load(STARTER), store, 'starter')\n"
         "for i in range(15):\n    s.respond(f'hello {i}')\n"
     )
