@@ -11,7 +11,8 @@ used and reuses it for every later reply.
 - beam search: `beam > 1` hypotheses, ranked by log-probability divided by
   the GNMT length penalty ((5 + length) / 6) ** `length_penalty`;
 - all: `repetition_penalty` (> 1 makes words already in the reply less
-  likely), `min_length` (no <end> before it) and `max_length`.
+  likely), `no_repeat_ngram` (no n-gram twice in a reply), `min_length`
+  (no <end> before it) and `max_length`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class DecodeSettings:
     top_k: int = 0
     top_p: float = 1.0
     repetition_penalty: float = 1.0
+    no_repeat_ngram: int = 0
     length_penalty: float = 0.6
     min_length: int = 1
     max_length: int = 20
@@ -94,6 +96,8 @@ class Decoder:
                 logits > 0, logits / s.repetition_penalty, logits * s.repetition_penalty
             )
             logits = tf.where(seen, penalized, logits)
+        if s.no_repeat_ngram > 0:
+            logits = _block_ngrams(logits, generated, step, s.no_repeat_ngram)
         if s.min_length > 0:
             too_early = tf.one_hot(END_ID, tf.shape(logits)[-1]) * NEG_INF
             logits = tf.cond(step < s.min_length, lambda: logits + too_early, lambda: logits)
@@ -154,6 +158,24 @@ class Decoder:
         penalty = tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
         best = tf.argmax(scores / penalty)
         return sequences[best]
+
+
+def _block_ngrams(logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, n: int) -> tf.Tensor:
+    """Forbid any word that would repeat an n-gram already in the reply (rows x vocab)."""
+    if n == 1:
+        banned = generated
+        valid = tf.range(tf.shape(generated)[1])[None, :] < step
+    else:
+        # Every earlier run of n - 1 words that equals the last n - 1 words bans
+        # the word that followed it.
+        starts = tf.range(tf.shape(generated)[1] - n + 1)
+        prefix = tf.gather(generated, tf.maximum(step - n + 1, 0) + tf.range(n - 1), axis=1)
+        runs = tf.gather(generated, starts[:, None] + tf.range(n - 1)[None, :], axis=1)
+        matches = tf.reduce_all(tf.equal(runs, prefix[:, None, :]), axis=-1)
+        valid = matches & (starts[None, :] + n - 1 < step) & (step >= n - 1)
+        banned = tf.gather(generated, starts + n - 1, axis=1)
+    hits = tf.one_hot(banned, tf.shape(logits)[-1]) * tf.cast(valid, tf.float32)[..., None]
+    return tf.where(tf.reduce_max(hits, axis=1) > 0, NEG_INF, logits)
 
 
 def _restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:

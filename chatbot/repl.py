@@ -79,13 +79,14 @@ SETTABLE = {
     "max-length": int,
     "min-length": int,
     "repetition-penalty": float,
+    "no-repeat-ngram": int,
 }
 
 
 @command(
     "/set",
     "KEY=VALUE: beam, temperature, top-k, top-p, max-length, min-length, "
-    "repetition-penalty, remember (on|off)",
+    "repetition-penalty, no-repeat-ngram, remember (on|off)",
 )
 def _set(session: Session, arg: str) -> None:
     key, _, value = (part.strip() for part in arg.partition("="))

@@ -199,6 +199,23 @@ def test_beam_and_sampling_settings(starter):
     }
     long_enough = starter.decoder.reply(starter.state, DecodeSettings(min_length=4, max_length=8))
     assert 0 < len(beam) <= 10 and len(sampled) > 1 and len(long_enough) >= 4
+    for beam in (1, 4):
+        starter.reset_hidden_state()
+        starter.observe("do you like movies?")
+        # Forced to 20 words, the starter repeats bigrams (8 times, greedy) unless blocked.
+        free = starter.decoder.reply(
+            starter.state, DecodeSettings(beam=beam, min_length=20, max_length=20)
+        )
+        assert len(set(zip(free, free[1:]))) < len(free) - 1
+        ids = starter.decoder.reply(
+            starter.state,
+            DecodeSettings(beam=beam, no_repeat_ngram=2, min_length=20, max_length=20),
+        )
+        assert len(set(zip(ids, ids[1:]))) == len(ids) - 1
+        once = starter.decoder.reply(
+            starter.state, DecodeSettings(beam=beam, no_repeat_ngram=1, max_length=20)
+        )
+        assert len(once) == len(set(once))
     with pytest.raises(ConfigError, match="top_p is out of range"):
         DecodeSettings(top_p=0)
 
@@ -217,3 +234,20 @@ def test_two_chats_on_one_database_keep_all_their_turns(db_path):
     with Store(db_path) as store:
         rows = store.transcripts()
     assert sorted(n for _, _, _, n, _ in rows) == [30, 30]
+
+
+def test_transcript_survives_kill_9(db_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\nfrom chatbot import Chatbot\nfrom chatbot.session import Session\n"
+        "from chatbot.store import Store\ns = Session(Chatbot.load('starter'), Store(sys.argv[1]), 'starter')\n"
+        "s.respond('hello')\ns.respond('how are you?')\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(db_path)], capture_output=True)
+    assert proc.returncode == -9
+    with Store(db_path) as store:
+        ((tid, model, _, turns, first),) = store.transcripts()
+        assert (model, turns, first) == ("starter", 4, "hello")
+        assert store.transcript(tid)[1][3][2] is not None  # the state after the last reply
