@@ -7,6 +7,8 @@ with exactly the state it had.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ._tf import tf
@@ -50,7 +52,11 @@ class Session:
         self.history.append((text, reply))
         transcript = self._ensure_transcript()
         if self.store is not None and transcript is not None:
-            self.store.add_exchange(transcript, text, reply, pack_state(self.bot.state))
+            settings = {
+                **dataclasses.asdict(self.bot.settings),
+                "remember_state": self.bot.remember_state,
+            }
+            self.store.add_exchange(transcript, text, reply, pack_state(self.bot.state), settings)
         return reply
 
     def observe(self, text: str) -> None:

@@ -84,6 +84,7 @@ def _v3(db: sqlite_utils.Database) -> None:
             role TEXT NOT NULL CHECK (role IN ('user', 'bot')),
             text TEXT NOT NULL,
             state BLOB,
+            settings TEXT,
             created_at TEXT NOT NULL,
             UNIQUE (transcript_id, position))""")
 
@@ -338,8 +339,13 @@ class Store:
             )
         return int(cur.lastrowid or 0)
 
-    def add_exchange(self, transcript_id: int, user: str, bot: str, state: bytes) -> None:
-        """Commit one exchange at once (a killed chat loses nothing); `state` follows the reply."""
+    def add_exchange(
+        self, transcript_id: int, user: str, bot: str, state: bytes, settings: dict
+    ) -> None:
+        """Commit one exchange at once (a killed chat loses nothing).
+
+        `state` is the state after the reply; `settings` the decoding settings that made it.
+        """
         with self.transaction():
             (pos,) = self.db.execute(
                 "SELECT coalesce(max(position), -1) + 1 FROM turns WHERE transcript_id = ?",
@@ -347,11 +353,11 @@ class Store:
             ).fetchone()
             now = _now()
             self.db.conn.executemany(
-                "INSERT INTO turns (transcript_id, position, role, text, state, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO turns (transcript_id, position, role, text, state, settings, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (transcript_id, pos, "user", user, None, now),
-                    (transcript_id, pos + 1, "bot", bot, state, now),
+                    (transcript_id, pos, "user", user, None, None, now),
+                    (transcript_id, pos + 1, "bot", bot, state, json.dumps(settings), now),
                 ],
             )
 

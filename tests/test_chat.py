@@ -44,6 +44,12 @@ def test_exchanges_are_committed_as_they_happen(starter, db_path):
         header, turns = other.transcript(tid)
     assert [r for r, _, _ in turns] == ["user", "bot", "user", "bot"]
     assert turns[0][1] == "hello" and turns[3][2] is not None and header["model"] == "starter"
+    with Store(db_path) as other:
+        settings = other.db.execute("SELECT settings FROM turns WHERE role = 'bot'").fetchall()
+    assert (
+        json.loads(settings[0][0])["beam"] == 1
+        and json.loads(settings[0][0])["remember_state"] is True
+    )
 
 
 def test_resume_gives_the_same_next_reply_as_a_session_that_never_stopped(starter, db_path):
