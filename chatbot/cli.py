@@ -256,10 +256,12 @@ def config_options(f: Any) -> Any:
 class TqdmReporter:
     """Training progress: a bar per epoch with loss, perplexity and tokens per second."""
 
-    def epoch_start(self, epoch: int, total_windows: int) -> None:
+    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total_windows, desc=f"epoch {epoch}", unit=" win", disable=None)
+        self.bar = tqdm(
+            total=total_windows, initial=done, desc=f"epoch {epoch}", unit=" win", disable=None
+        )
         self.loss = self.tokens = 0.0
         self.started = time.perf_counter()
 

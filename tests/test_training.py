@@ -74,7 +74,7 @@ class CrashAfter:
     def __init__(self, epoch: int, n: int):
         self.epoch, self.n, self.seen = epoch, n, 0
 
-    def epoch_start(self, epoch, total):
+    def epoch_start(self, epoch, total, done):
         self.current = epoch
 
     def window(self, loss_sum, tokens):
