@@ -1,0 +1,84 @@
+"""The `chatbot` command line: parsing and printing only; the library does the work.
+
+This module holds the group, error handling and shared options; the commands
+live in corpus_commands.py, model_commands.py and chat_commands.py.
+
+Errors a user can fix print one line and exit 2 (bad usage) or 1 (failure);
+TensorFlow is imported only inside the commands that need a model.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ChatbotError
+
+
+class ChatbotGroup(click.Group):
+    """A click group whose errors are one line, with the documented exit codes."""
+
+    def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
+        extra.pop("standalone_mode", None)
+        try:
+            rv = super().main(args, "chatbot", standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "chatbot"
+            _fail(f"{exc.format_message()} (see '{where} --help')", 2)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except ChatbotError as exc:
+            _fail(str(exc), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted; nothing half-written was kept", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def db_option(f: Any) -> Any:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="SQLite file (default: chatbot.db in $CHATBOT_HOME or the user data directory).",
+    )(f)
+
+
+def open_store(db: Path | None) -> Any:
+    from ..store import Store
+
+    return Store(db)
+
+
+@click.group("chatbot", cls=ChatbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chatbot")
+def cli() -> None:
+    """Train a conversational model that remembers the conversation, and talk to it.
+
+    \b
+    Start here:
+      chatbot ingest --builtin chatterbot-english     load a small corpus
+      chatbot ingest path/to/dailydialog --name dd    load your own corpus
+      chatbot corpora                                 see what is loaded
+    """
+
+
+def _print_table(table: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    cli()
+
+
+# The commands register themselves on `cli` when their modules are imported.
+from . import chat_commands, corpus_commands, model_commands  # noqa: E402, F401

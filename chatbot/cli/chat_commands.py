@@ -1,0 +1,149 @@
+"""`chatbot chat`, `transcripts`, `transcripts export` and `replay`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import _print_table, cli, db_option, open_store
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "model_name",
+    help="A registered model name or a model folder "
+    "(default: the starter model shipped with the package).",
+)
+@click.option(
+    "--resume", "resume_id", type=int, help="Continue stored transcript ID with its state."
+)
+@click.option("--no-remember", is_flag=True, help="Reset the state before every exchange.")
+@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
+@click.option(
+    "--temperature",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature (0: the most likely word).",
+)
+@db_option
+def chat(
+    model_name: str | None,
+    resume_id: int | None,
+    no_remember: bool,
+    beam: int,
+    temperature: float,
+    db: Path | None,
+) -> None:
+    """Talk to a model in the terminal; every exchange is stored as a transcript.
+
+    \b
+    Examples:
+      chatbot chat                      # the starter model
+      chatbot chat --model dd           # a model you trained
+      chatbot chat --resume 3           # continue transcript 3
+    Commands inside: /help /reset /undo /history /state /set /quit
+    """
+    from .. import repl
+    from ..bot import Chatbot
+    from ..decode import DecodeSettings
+    from ..session import Session
+    from ..store import default_home
+
+    with open_store(db) as store:
+        if resume_id is not None:
+            model_name = model_name or store.transcript(resume_id)[0]["model"]
+        name = model_name or "starter"
+        bot = Chatbot.load(name, db=store.path)
+        bot.remember_state = bot.remember_state and not no_remember
+        bot.settings = DecodeSettings(
+            beam=beam, temperature=temperature, max_length=bot.config.max_len
+        )
+        session = Session(
+            bot,
+            store,
+            name,
+            {"remember_state": bot.remember_state, "beam": beam, "temperature": temperature},
+        )
+        if resume_id is not None:
+            session.resume(resume_id)
+        home = default_home()
+        home.mkdir(parents=True, exist_ok=True)
+        repl.run(session, history_file=home / "chat_history")
+
+
+@cli.group(invoke_without_command=True)
+@db_option
+@click.pass_context
+def transcripts(ctx: click.Context, db: Path | None) -> None:
+    """List stored chats (or `transcripts export ID`)."""
+    if ctx.invoked_subcommand:
+        ctx.obj = db
+        return
+    with open_store(db) as store:
+        rows = store.transcripts()
+    if not rows:
+        click.echo("No transcripts yet. Try: chatbot chat")
+        return
+    table = [("id", "model", "started", "turns", "first line")] + [
+        (str(i), m, started, str(n), first[:40]) for i, m, started, n, first in rows
+    ]
+    _print_table(table)
+
+
+@transcripts.command("export")
+@click.argument("transcript_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@db_option
+@click.pass_obj
+def transcripts_export(
+    parent_db: Path | None, transcript_id: int, fmt: str, db: Path | None
+) -> None:
+    """Print transcript ID as one JSONL line in the ingestion format ({"id", "turns"})."""
+    import json
+
+    with open_store(db or parent_db) as store:
+        header, turns = store.transcript(transcript_id)
+    record = {
+        "id": f"transcript-{transcript_id}",
+        "turns": [t for _, t, _ in turns],
+        "model": header["model"],
+        "started_at": header["started_at"],
+    }
+    click.echo(json.dumps(record))
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--model", "model_name", help="Model to replay with (default: the transcript's).")
+@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
+@click.option(
+    "--temperature",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature (0: the most likely word).",
+)
+@db_option
+def replay(
+    source: str, model_name: str | None, beam: int, temperature: float, db: Path | None
+) -> None:
+    """Re-run the user turns of transcript ID or a JSONL file; stored and new replies side by side.
+
+    \b
+    Examples:
+      chatbot replay 3
+      chatbot replay chats.jsonl --model dd
+    """
+    from ..decode import DecodeSettings
+    from ..replay import replay_turns
+
+    settings = DecodeSettings(beam=beam, temperature=temperature)
+    with open_store(db) as store:
+        for conv_id, user, stored, new, ppl in replay_turns(store, source, model_name, settings):
+            click.echo(
+                f"[{conv_id}] you> {user}\n  stored> {stored}   (perplexity {ppl:.1f})"
+                f"\n  now   > {new}"
+            )

@@ -1,0 +1,135 @@
+"""`chatbot train` (one flag per Config field) and `models`."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import _print_table, cli, db_option, open_store
+
+
+def config_options(f: Any) -> Any:
+    """One flag per Config field (`embed_dim` -> `--embed-dim`), help from the field."""
+    import dataclasses
+
+    from ..config import Config
+
+    types = {"int": int, "float": float}
+    for fld in reversed(dataclasses.fields(Config)):
+        flag, help_text = (
+            fld.name.replace("_", "-"),
+            f"{fld.metadata['help']} [default: {fld.default}]",
+        )
+        if fld.type == "bool":
+            f = click.option(f"--{flag}/--no-{flag}", fld.name, default=None, help=help_text)(f)
+        elif fld.name == "cell":
+            f = click.option(f"--{flag}", type=click.Choice(["lstm", "gru"]), help=help_text)(f)
+        else:
+            f = click.option(f"--{flag}", type=types[str(fld.type)], help=help_text)(f)
+    return f
+
+
+class TqdmReporter:
+    """Training progress: a bar per epoch with loss, perplexity and tokens per second."""
+
+    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total_windows, initial=done, desc=f"epoch {epoch}", unit=" win", disable=None
+        )
+        self.loss = self.tokens = 0.0
+        self.started = time.perf_counter()
+
+    def window(self, loss_sum: float, tokens: int) -> None:
+        self.loss, self.tokens = self.loss + loss_sum, self.tokens + tokens
+        mean = self.loss / max(self.tokens, 1)
+        rate = self.tokens / (time.perf_counter() - self.started)
+        self.bar.set_postfix(
+            loss=f"{mean:.3f}",
+            ppl=f"{math.exp(min(mean, 50)):.1f}",
+            tok_s=f"{rate:,.0f}",
+            refresh=False,
+        )
+        self.bar.update(1)
+
+    def epoch_end(self, metrics: dict) -> None:
+        self.bar.close()
+        click.echo(
+            f"epoch {metrics['epoch']}: train ppl {metrics['train_ppl']:.2f}, "
+            f"valid ppl {metrics['valid_ppl']:.2f} ({metrics['seconds']:.0f} s)"
+        )
+
+
+@cli.command()
+@click.option("--corpus", required=True, help="Corpus to train on (see `chatbot corpora`).")
+@click.option("--name", help="Model name (default: the corpus name).")
+@click.option("--resume", is_flag=True, help="Continue model NAME from its last checkpoint.")
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to the model's logs/.")
+@config_options
+@db_option
+def train(
+    corpus: str, name: str | None, resume: bool, tensorboard: bool, db: Path | None, **settings: Any
+) -> None:
+    """Train a model on the train split of CORPUS; validation perplexity picks the best epoch.
+
+    \b
+    Examples:
+      chatbot train --corpus dd --remember-state --epochs 10
+      chatbot train --corpus dd --name dd --resume      # after a crash or Ctrl-C
+    """
+    from ..config import Config
+    from ..ingest import check_name
+    from ..train import train as run_train
+
+    chosen = {k: v for k, v in settings.items() if v is not None}
+    if resume and set(chosen) - {"epochs"}:
+        raise click.UsageError(
+            "--resume continues with the saved settings; only --epochs may change"
+        )
+    name = check_name(name or corpus, "model")
+    with open_store(db) as store:
+        state = run_train(
+            store,
+            corpus,
+            name,
+            Config(**chosen),
+            resume,
+            TqdmReporter(),
+            tensorboard,
+            epochs=chosen.get("epochs"),
+        )
+    click.echo(
+        f"Model {name!r}: {state.stopped}; best validation perplexity "
+        f"{state.best_valid_ppl:.2f}. Talk to it: chatbot chat --model {name}"
+    )
+
+
+@cli.command()
+@db_option
+def models(db: Path | None) -> None:
+    """List trained models with their corpus, size and best validation perplexity."""
+    with open_store(db) as store:
+        rows = store.models()
+    if not rows:
+        click.echo("No models yet. Try: chatbot train --corpus NAME")
+        return
+    header = ("name", "corpus", "cell", "hidden", "remember", "epochs", "valid ppl", "status")
+    table = [header] + [
+        (
+            m.name,
+            m.corpus,
+            m.config["cell"],
+            str(m.config["hidden_units"]),
+            "yes" if m.config["remember_state"] else "no",
+            str(m.metrics.get("epochs", 0)),
+            f"{m.metrics['best_valid_ppl']:.2f}" if m.metrics.get("best_valid_ppl") else "-",
+            m.metrics.get("stopped") or m.metrics.get("status", "-"),
+        )
+        for m in rows
+    ]
+    _print_table(table)
