@@ -25,6 +25,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ModelError
+from .files import write_atomic
 from .vocab import Vocab
 
 CKPT_PREFIX = "ckpt"
@@ -86,11 +87,3 @@ class ModelDir:
             raise ModelError(f"{self.path} has no {which} checkpoint; train it first")
         state = json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
         return str(folder / CKPT_PREFIX), state
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-    tmp.replace(path)

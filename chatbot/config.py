@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ModelError
+from .files import read_json
 
 
 def _f(default: Any, help: str) -> Any:
@@ -78,10 +79,7 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot read model config {path}: {exc}") from None
+        data = read_json(path, "model config")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

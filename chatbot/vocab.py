@@ -8,12 +8,12 @@ and saved as JSON next to the model.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import ConfigError, ModelError
+from .files import read_json, write_atomic
 from .text import tokenize
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
@@ -67,17 +67,13 @@ class Vocab:
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically: a crash never leaves half a vocabulary."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"specials": list(SPECIALS), "tokens": self.itos}, indent=0))
-        os.replace(tmp, path)
+        write_atomic(
+            Path(path), json.dumps({"specials": list(SPECIALS), "tokens": self.itos}, indent=0)
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot read vocabulary {path}: {exc}") from None
+        data = read_json(path, "vocabulary")
         if data.get("specials") != list(SPECIALS) or data["tokens"][:4] != list(SPECIALS):
             raise ModelError(f"{path} is not a chatbot vocabulary (specials differ)")
         return cls(data["tokens"])

@@ -235,8 +235,10 @@ def test_two_chats_on_one_database_keep_all_their_turns(db_path):
         "from chatbot.store import Store\nstore = Store(sys.argv[1])\ns = Session(Chatbot.load(STARTER), store, 'starter')\n"
         "for i in range(15):\n    s.respond(f'hello {i}')\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(db_path)]) for _ in range(2)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(db_path)], stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
     with Store(db_path) as store:
         rows = store.transcripts()
     assert sorted(n for _, _, _, n, _ in rows) == [30, 30]

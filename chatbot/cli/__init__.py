@@ -51,6 +51,20 @@ def db_option(f: Any) -> Any:
     )(f)
 
 
+def decoding_options(f: Any) -> Any:
+    """--beam and --temperature, shared by chat and replay."""
+    f = click.option(
+        "--temperature",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Sampling temperature (0: the most likely word).",
+    )(f)
+    return click.option(
+        "--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy)."
+    )(f)
+
+
 def open_store(db: Path | None) -> Any:
     from ..store import Store
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import _print_table, cli, db_option, open_store
+from . import _print_table, cli, db_option, decoding_options, open_store
 
 
 @cli.command()
@@ -20,14 +20,7 @@ from . import _print_table, cli, db_option, open_store
     "--resume", "resume_id", type=int, help="Continue stored transcript ID with its state."
 )
 @click.option("--no-remember", is_flag=True, help="Reset the state before every exchange.")
-@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
-@click.option(
-    "--temperature",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Sampling temperature (0: the most likely word).",
-)
+@decoding_options
 @db_option
 def chat(
     model_name: str | None,
@@ -118,14 +111,7 @@ def transcripts_export(
 @cli.command()
 @click.argument("source")
 @click.option("--model", "model_name", help="Model to replay with (default: the transcript's).")
-@click.option("--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
-@click.option(
-    "--temperature",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Sampling temperature (0: the most likely word).",
-)
+@decoding_options
 @db_option
 def replay(
     source: str, model_name: str | None, beam: int, temperature: float, db: Path | None
