@@ -61,13 +61,19 @@ def _history(session: Session, arg: str) -> None:
         say(f"you> {user}\nbot> {bot}")
 
 
-@command("/state", "show the model, memory setting and transcript id")
+@command("/state", "show the model, memory, decoding settings and transcript id")
 def _state(session: Session, arg: str) -> None:
     bot = session.bot
     norm = sum(float((s * s).numpy().sum()) for s in bot.state) ** 0.5
     say(
         f"model {session.model_name}, remember {'on' if bot.remember_state else 'off'}, "
         f"state norm {norm:.3f}, transcript {session.transcript_id or '(none yet)'}"
+    )
+    s = bot.settings
+    say(
+        f"decoding: beam {s.beam}, temperature {s.temperature}, top-k {s.top_k}, top-p {s.top_p}, "
+        f"repetition-penalty {s.repetition_penalty}, no-repeat-ngram {s.no_repeat_ngram}, "
+        f"length {s.min_length}-{s.max_length}"
     )
 
 

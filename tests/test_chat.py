@@ -119,6 +119,7 @@ def test_repl_commands_undo_and_ctrl_d(starter, db_path, capsys):
         "you> hello" in out
         and "(undid: 'hello')" in out
         and "(remember = off)" in out
+        and "decoding: beam 1, temperature 0.0" in out
         and "(beam = 3)" in out
         and "beam needs a number" in out
     )
@@ -235,8 +236,12 @@ def test_two_chats_on_one_database_keep_all_their_turns(db_path):
         "from chatbot.store import Store\nstore = Store(sys.argv[1])\ns = Session(Chatbot.load(STARTER), store, 'starter')\n"
         "for i in range(15):\n    s.respond(f'hello {i}')\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(db_path)], stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(db_path)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     with Store(db_path) as store:

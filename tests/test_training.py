@@ -204,3 +204,19 @@ def test_cli_train_models_and_errors(run, corpus):
     assert resumed.exit_code == 0 and "epoch 2: train ppl" in resumed.output
     refused = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--hidden-units", "8")
     assert refused.exit_code == 2 and "only --epochs may change" in refused.output
+
+
+def test_eval_perplexity_carried_and_reset(run, store, corpus):
+    train(store, corpus, "m", TINY)
+    result = run("eval", "--model", "m", "--split", "train", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["corpus"] == "tiny" and report["tokens"] > 0
+    assert 1.0 < report["carried"] < 64 and 1.0 < report["reset"] < 64
+    assert report["carried"] != report["reset"]  # the carried state changes the numbers
+    text = run("eval", "--model", "m", "--split", "train")
+    assert (
+        text.exit_code == 0
+        and "state carried" in text.output
+        and "reset every exchange" in text.output
+    )

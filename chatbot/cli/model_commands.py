@@ -1,4 +1,4 @@
-"""`chatbot train` (one flag per Config field) and `models`."""
+"""`chatbot train` (one flag per Config field), `models` and `eval`."""
 
 from __future__ import annotations
 
@@ -133,3 +133,58 @@ def models(db: Path | None) -> None:
         for m in rows
     ]
     _print_table(table)
+
+
+@cli.command("eval")
+@click.option("--model", "model_name", required=True, help="A registered model name or folder.")
+@click.option("--corpus", help="Corpus to measure (default: the model's own, when registered).")
+@click.option(
+    "--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True
+)
+@click.option(
+    "--probe",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Probe JSONL (scripts/make_probe_corpus.py): accuracy carried vs reset.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@db_option
+def evaluate(
+    model_name: str,
+    corpus: str | None,
+    split: str,
+    probe: Path | None,
+    as_json: bool,
+    db: Path | None,
+) -> None:
+    """Measure what the remembered state is worth: perplexity with the state carried
+    and reset every exchange, and with --probe, context-probe accuracy.
+
+    \b
+    Examples:
+      chatbot eval --model dd --split test
+      chatbot eval --model probe-model --probe probe.jsonl --json
+    """
+    import json
+
+    from ..bot import Chatbot
+    from ..evaluate import load_probe, perplexity_report, probe_report
+
+    with open_store(db) as store:
+        bot = Chatbot.load(model_name, db=store.path)
+        if probe:
+            report = probe_report(bot, load_probe(probe))
+        else:
+            corpus = corpus or store.model(model_name).corpus
+            report = perplexity_report(bot, store, corpus, split)
+    if as_json:
+        click.echo(json.dumps({"model": model_name, **report}))
+    elif probe:
+        click.echo(
+            f"probe accuracy over {report['conversations']} conversations: carried "
+            f"{report['carried']:.1%}, reset {report['reset']:.1%}, chance {report['chance']:.1%}"
+        )
+    else:
+        click.echo(
+            f"{report['corpus']} {report['split']} perplexity ({report['tokens']:,} tokens): "
+            f"state carried {report['carried']:.2f}, reset every exchange {report['reset']:.2f}"
+        )
