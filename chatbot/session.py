@@ -14,6 +14,7 @@ import numpy as np
 from ._tf import tf
 from .bot import Chatbot
 from .store import Store
+from .text import tokenize
 from .vocab import UNK_ID
 
 
@@ -42,8 +43,6 @@ class Session:
         return self.transcript_id
 
     def unknown_words(self, text: str) -> list[str]:
-        from .text import tokenize
-
         return [t for t in tokenize(text) if self.bot.vocab.encode([t])[0] == UNK_ID]
 
     def respond(self, text: str) -> str:
