@@ -24,6 +24,7 @@ import pty
 import select
 import statistics
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -76,9 +77,11 @@ def keras_predict_loop(model, state, max_length: int):
 
 
 def time_to_first_prompt(timeout: float = 120.0) -> float:
-    env = dict(
-        os.environ, CHATBOT_HOME=os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_reply_home")
-    )
+    with tempfile.TemporaryDirectory() as home:
+        return _first_prompt(dict(os.environ, CHATBOT_HOME=home), timeout)
+
+
+def _first_prompt(env: dict, timeout: float) -> float:
     pid, fd = pty.fork()
     if pid == 0:
         os.execvpe(sys.executable, [sys.executable, "-m", "chatbot", "chat"], env)
