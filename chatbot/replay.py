@@ -8,12 +8,12 @@ turn sees the same history the original conversation had.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from .corpora import Problems, jsonl
 from .decode import DecodeSettings
 from .errors import UsageError
 from .store import Store
@@ -27,15 +27,9 @@ def _conversations(store: Store, source: str) -> Iterator[tuple[str, str | None,
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"{source} is neither a transcript id nor a JSONL file")
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-                yield str(record.get("id", f"line-{number}")), None, list(record["turns"])
-            except (ValueError, KeyError, TypeError):
-                raise UsageError(
-                    f'{path}:{number}: expected {{"id": ..., "turns": [...]}}'
-                ) from None
+    # The ingestion reader, so a replay file is exactly a corpus file; a bad line stops it.
+    for conv in jsonl.read(path, Problems("fail")):
+        yield conv.external_id, None, [u.text for u in conv.utterances]
 
 
 def replay_turns(

@@ -18,7 +18,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -117,9 +118,7 @@ class Trainer:
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
     def zero_state(self) -> State:
-        return [
-            tf.zeros([self.config.batch_size, self.config.hidden_units])
-        ] * self.config.state_size
+        return self.model.zero_state(self.config.batch_size)
 
     def stream(self, store: Store, corpus: str, split: str, epoch: int) -> Iterator[Window]:
         c = self.config
@@ -224,7 +223,7 @@ class Trainer:
         return zero
 
 
-def models_root(store: Store) -> Any:
+def models_root(store: Store) -> Path:
     """Model folders live next to the database."""
     return store.path.parent / "models"
 

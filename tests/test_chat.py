@@ -158,6 +158,10 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
     exported_file.write_text(json.dumps({"id": "x", "turns": ["hello", "hi", "bye", "bye"]}) + "\n")
     from_file = run("replay", str(exported_file))
     assert from_file.exit_code == 0 and "[x] you> hello" in from_file.output
+    broken = db_path.parent / "broken.jsonl"
+    broken.write_text('{"id": "a", "turns": ["hi", "yo"]}\n{"id": "b", "turns": [1\n')
+    bad = run("replay", str(broken))
+    assert bad.exit_code == 1 and f"{broken}:2: not valid JSON" in bad.output
     assert run("replay", "999").exit_code == 1
 
 
