@@ -61,7 +61,8 @@ class Chatbot:
     def encode(self, text: str) -> list[int]:
         return encode_utterance(text, self.vocab, self.config.max_len)
 
-    def _read(self, ids: list[int]) -> None:
+    def read(self, ids: list[int]) -> None:
+        """Feed one utterance, as token ids, into the state (reset first without memory)."""
         if not self.remember_state:
             self.reset_hidden_state()
         if ids:  # an empty utterance leaves the state as it was
@@ -69,7 +70,7 @@ class Chatbot:
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
-        self._read(self.encode(text))
+        self.read(self.encode(text))
 
     def reply_ids(self) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>.
@@ -93,7 +94,7 @@ class Chatbot:
 
     def respond(self, text: str) -> str:
         """Read `text`, reply, and feed the reply into the state (as in training)."""
-        self._read(self.encode(text))
+        self.read(self.encode(text))
         ids = self.reply_ids()
         if ids and self.remember_state:
             self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)

@@ -3,21 +3,28 @@
 `probe_accuracy` runs context-probe conversations (see probe.py) through a
 `Chatbot`: every turn but the last two is observed, the question is asked,
 and the reply counts as right when it contains the answer word.
-`perplexity_report` measures a corpus split with the state carried and with
-it reset every exchange: the context ablation.
+`ablation_report` measures a corpus split's perplexity by turn position with
+the state carried, reset, and taken from another conversation (ablation.py);
+`baseline_report` does the same for a Kneser-Ney trigram on the same tokens;
+`generate_replies` and `reply_metrics` measure what the bot says.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .bot import Chatbot
+from .data import Exchange, encoded_conversations
 from .errors import UsageError
+from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
 from .store import Store
 from .text import tokenize
+from .vocab import Vocab
 
 
 def probe_accuracy(bot: Chatbot, conversations: Iterable[ProbeConversation]) -> float:
@@ -68,15 +75,133 @@ def probe_report(bot: Chatbot, conversations: list[ProbeConversation]) -> dict:
     }
 
 
-def perplexity_report(bot: Chatbot, store: Store, corpus: str, split: str) -> dict:
-    """Word perplexity of `split` with the state carried and with it reset every exchange."""
-    from .train import Trainer, perplexity
+def split_conversations(
+    store: Store, corpus: str, split: str, vocab: Vocab, max_len: int, dedupe: bool = True
+) -> tuple[list[list[Exchange]], int]:
+    """The split's conversations as token ids, and how many were left out because the
+    training split holds the same dialogue (DailyDialog repeats some across splits)."""
+    texts = list(store.iter_conversations(corpus, split))
+    dropped = 0
+    if dedupe and split != "train":
+        seen = {hash(tuple(c)) for c in store.iter_conversations(corpus, "train")}
+        kept = [c for c in texts if hash(tuple(c)) not in seen]
+        dropped, texts = len(texts) - len(kept), kept
+    return list(encoded_conversations(texts, vocab, max_len)), dropped
 
-    result: dict = {"corpus": corpus, "split": split}
-    for name, remember in (("carried", True), ("reset", False)):
-        trainer = Trainer(bot.config.replace(remember_state=remember), bot.vocab)
-        trainer.model.set_weights(bot.model.get_weights())
-        loss, tokens = trainer.evaluate(store, corpus, split)
-        result[name] = perplexity(loss, tokens)
-        result["tokens"] = tokens
-    return result
+
+def _ppl(loss_and_tokens: list) -> float:
+    loss, tokens = loss_and_tokens
+    return math.exp(loss / tokens) if tokens else float("nan")
+
+
+def _summarize(sums: dict[str, list]) -> dict:
+    """{position: [loss, tokens]} -> overall and per-position perplexity."""
+    total = [sum(v[0] for v in sums.values()), sum(v[1] for v in sums.values())]
+    return {
+        "perplexity": _ppl(total),
+        "by_turn": {p: _ppl(v) for p, v in sums.items()},
+        "tokens": total[1],
+        "tokens_by_turn": {p: v[1] for p, v in sums.items()},
+    }
+
+
+def ablation_report(bot: Chatbot, conversations: list[list[Exchange]], progress=None) -> dict:
+    """Perplexity overall and by turn position with the state carried, reset, shuffled."""
+    from .ablation import Ablation
+
+    sums = Ablation(bot.model).run(conversations, progress=progress)
+    return {condition: _summarize(by_turn) for condition, by_turn in sums.items()}
+
+
+def baseline_report(
+    train: Iterable[list[Exchange]], conversations: list[list[Exchange]], vocab_size: int
+) -> dict:
+    """The interpolated Kneser-Ney trigram, fit on `train`, on the same tokens."""
+    from .ablation import POSITIONS, position
+
+    kn = KneserNeyTrigram(vocab_size).fit(ex for conv in train for ex in conv)
+    sums = {p: [0.0, 0] for p in POSITIONS}
+    for conv in conversations:
+        for i, (source, reply) in enumerate(conv):
+            loss, tokens = kn.nll(source, reply)
+            sums[position(i)][0] += loss
+            sums[position(i)][1] += tokens
+    return _summarize(sums)
+
+
+def generate_replies(
+    bot: Chatbot, conversations: list[list[Exchange]], progress=None
+) -> list[list[str]]:
+    """The bot's reply to every exchange, reading the real conversation as it goes
+    (with the state carried or not, as `bot.remember_state` says)."""
+    replies = []
+    for conv in conversations:
+        bot.reset_hidden_state()
+        for source, _ in conv:
+            bot.read(source)
+            replies.append(bot.vocab.decode(bot.reply_ids()))
+        if progress is not None:
+            progress(1)
+    return replies
+
+
+def reply_metrics(replies: list[list[str]], top: int = 10) -> dict:
+    """distinct-1/2 (unique n-grams over all n-grams), the share of replies that are one
+    of the `top` most frequent replies, and the average length in tokens."""
+    if not replies:
+        return {"replies": 0}
+    unigrams = [w for r in replies for w in r]
+    bigrams = [pair for r in replies for pair in zip(r, r[1:], strict=False)]
+    counts = Counter(" ".join(r) for r in replies)
+    return {
+        "replies": len(replies),
+        "distinct_1": len(set(unigrams)) / max(len(unigrams), 1),
+        "distinct_2": len(set(bigrams)) / max(len(bigrams), 1),
+        "generic_rate": sum(n for _, n in counts.most_common(top)) / len(replies),
+        "top_replies": [reply for reply, _ in counts.most_common(3)],
+        "average_length": len(unigrams) / len(replies),
+    }
+
+
+def corpus_report(
+    bot: Chatbot,
+    store: Store,
+    corpus: str,
+    split: str = "test",
+    limit: int | None = None,
+    baseline: bool = True,
+    replies: bool = True,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> dict:
+    """Everything `chatbot eval` measures on a corpus split, as one JSON-ready dict.
+
+    `progress(label, total)` returns a callback advanced as conversations are done.
+    """
+    convs, duplicates = split_conversations(store, corpus, split, bot.vocab, bot.config.max_len)
+    convs = convs[:limit] if limit else convs
+    if not convs:
+        raise UsageError(
+            f"corpus {corpus!r} has no {split} conversations of two or more utterances; "
+            "choose another --split"
+        )
+    ticker = progress or (lambda label, total: lambda n: None)
+    report: dict = {
+        "corpus": corpus,
+        "split": split,
+        "conversations": len(convs),
+        "left_out_duplicates_of_train": duplicates,
+        "remember_state": bot.remember_state,
+        "model": ablation_report(bot, convs, ticker("perplexity", len(convs))),
+    }
+    if baseline:
+        train = encoded_conversations(
+            store.iter_conversations(corpus, "train"), bot.vocab, bot.config.max_len
+        )
+        report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab))
+    if replies:
+        generated = generate_replies(bot, convs, ticker("replies", len(convs)))
+        report["replies"] = reply_metrics(generated)
+        report["references"] = reply_metrics(
+            [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
+        )
+    return report

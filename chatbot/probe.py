@@ -19,6 +19,24 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .config import Config
+
+# A model size and schedule that learns the probe in about 80 s on 2 cores.
+# bptt covers a whole probe (at most 9 exchanges) wherever it starts in a
+# window, so the gradient reaches the fact; with bptt 10 it plateaued at 49-73%.
+PROBE_CONFIG = Config(
+    embed_dim=32,
+    hidden_units=64,
+    batch_size=16,
+    bptt=20,
+    epochs=30,
+    learning_rate=0.01,
+    min_count=1,
+    max_len=8,
+    patience=30,
+    seed=0,
+)
+
 COLOURS = ("red", "blue", "green", "teal", "pink", "gold", "grey", "black")
 THINGS = ("tea", "jazz", "rain", "cats", "chess", "maps", "soup", "trains", "snow", "books")
 

@@ -21,28 +21,12 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.cli import cli  # noqa: E402
-from chatbot.config import Config  # noqa: E402
 from chatbot.evaluate import probe_accuracy  # noqa: E402
 from chatbot.ingest import ingest  # noqa: E402
-from chatbot.probe import COLOURS, probe_corpus  # noqa: E402
+from chatbot.probe import COLOURS, PROBE_CONFIG, probe_corpus  # noqa: E402
 from chatbot.train import train  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-# bptt covers a whole probe (at most 9 exchanges) wherever it starts in a window,
-# so the gradient reaches the fact; measured here: ~80 s on 2 cores.
-PROBE_CONFIG = Config(
-    embed_dim=32,
-    hidden_units=64,
-    batch_size=16,
-    bptt=20,
-    epochs=30,
-    learning_rate=0.01,
-    min_count=1,
-    max_len=8,
-    patience=30,
-    seed=0,
-)
 
 
 def test_carried_state_answers_probes_and_reset_state_cannot(store, tmp_path):

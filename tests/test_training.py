@@ -206,17 +206,61 @@ def test_cli_train_models_and_errors(run, corpus):
     assert refused.exit_code == 2 and "only --epochs may change" in refused.output
 
 
-def test_eval_perplexity_carried_and_reset(run, store, corpus):
+def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, corpus):
+    """The ablation (conversations side by side) and Trainer.evaluate (bptt windows)
+    are separate code; carried and reset must agree with them exactly."""
+    from chatbot.evaluate import ablation_report, split_conversations
+    from chatbot.train import Trainer, perplexity
+
+    train(store, corpus, "m", TINY)
+    bot = Chatbot.load("m", db=store.path)
+    convs, _ = split_conversations(store, corpus, "train", bot.vocab, TINY.max_len)
+    report = ablation_report(bot, convs)
+    for condition, remember in (("carried", True), ("reset", False)):
+        trainer = Trainer(TINY.replace(remember_state=remember), bot.vocab)
+        trainer.model.set_weights(bot.model.get_weights())
+        expected = perplexity(*trainer.evaluate(store, corpus, "train"))
+        assert report[condition]["perplexity"] == pytest.approx(expected, rel=1e-4)
+    turn1 = {c: report[c]["by_turn"]["1"] for c in report}
+    assert turn1["carried"] == pytest.approx(turn1["reset"]) == pytest.approx(turn1["shuffled"])
+    later = [report[c]["by_turn"]["3"] for c in ("carried", "reset", "shuffled")]
+    assert len(set(later)) == 3  # history, none, and someone else's history all differ
+    assert sum(report["carried"]["tokens_by_turn"].values()) == report["carried"]["tokens"]
+
+
+def test_cli_eval_reports_every_measure(run, store, corpus):
     train(store, corpus, "m", TINY)
     result = run("eval", "--model", "m", "--split", "train", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["corpus"] == "tiny" and report["tokens"] > 0
-    assert 1.0 < report["carried"] < 64 and 1.0 < report["reset"] < 64
-    assert report["carried"] != report["reset"]  # the carried state changes the numbers
-    text = run("eval", "--model", "m", "--split", "train")
-    assert (
-        text.exit_code == 0
-        and "state carried" in text.output
-        and "reset every exchange" in text.output
+    assert report["corpus"] == "tiny"
+    assert report["conversations"] == len(list(store.iter_conversations("tiny", "train")))
+    for name in ("carried", "reset", "shuffled"):
+        assert 1.0 < report["model"][name]["perplexity"] < 64
+        assert set(report["model"][name]["by_turn"]) == {"1", "2", "3", "4+"}
+    assert 1.0 < report["kneser_ney_trigram"]["perplexity"] < 64
+    assert report["kneser_ney_trigram"]["tokens"] == report["model"]["carried"]["tokens"]
+    assert report["replies"]["replies"] == report["references"]["replies"] > 50
+    assert 0 < report["replies"]["distinct_1"] <= 1
+    limited = json.loads(
+        run(
+            "eval",
+            "--model",
+            "m",
+            "--split",
+            "train",
+            "--limit",
+            "5",
+            "--no-baseline",
+            "--no-replies",
+            "--json",
+        ).output
     )
+    assert limited["conversations"] == 5 and "replies" not in limited
+    assert "kneser_ney_trigram" not in limited
+    text = run("eval", "--model", "m", "--split", "train")
+    assert text.exit_code == 0
+    for label in ("state carried", "state reset", "state shuffled", "KN trigram", "distinct-1"):
+        assert label in text.output
+    missing = run("eval", "--model", "m", "--split", "test", "--corpus", "nope")
+    assert missing.exit_code != 0 and "nope" in missing.output

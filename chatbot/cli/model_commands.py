@@ -141,10 +141,23 @@ def models(db: Path | None) -> None:
 @click.option(
     "--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True
 )
+@click.option("--limit", type=click.IntRange(min=1), help="Measure only the first N conversations.")
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also fit and score a Kneser-Ney trigram on the corpus's training split.",
+)
+@click.option(
+    "--replies/--no-replies",
+    default=True,
+    show_default=True,
+    help="Also generate a reply (greedy) to every exchange: distinct-n, generic-reply rate.",
+)
 @click.option(
     "--probe",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Probe JSONL (scripts/make_probe_corpus.py): accuracy carried vs reset.",
+    help="Probe JSONL (scripts/make_probe_corpus.py): accuracy carried vs reset instead.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @db_option
@@ -152,22 +165,36 @@ def evaluate(
     model_name: str,
     corpus: str | None,
     split: str,
+    limit: int | None,
+    baseline: bool,
+    replies: bool,
     probe: Path | None,
     as_json: bool,
     db: Path | None,
 ) -> None:
-    """Measure what the remembered state is worth: perplexity with the state carried
-    and reset every exchange, and with --probe, context-probe accuracy.
+    """Measure what the remembered state is worth on a corpus split.
+
+    \b
+    Word perplexity of the real replies, overall and by turn position (1, 2,
+    3, 4+), with the encoder state
+      carried   from the conversation's earlier turns (as trained),
+      reset     to zeros every exchange,
+      shuffled  taken from another conversation's earlier turns;
+    a Kneser-Ney trigram baseline on the same tokens; and on the bot's own
+    greedy replies: distinct-1/2, the share of the 10 most frequent replies,
+    and the average length. Test dialogues that also occur in the training
+    split are left out. With --probe: context-probe accuracy carried vs reset.
 
     \b
     Examples:
       chatbot eval --model dd --split test
+      chatbot eval --model dd --limit 200 --no-replies --json
       chatbot eval --model probe-model --probe probe.jsonl --json
     """
     import json
 
     from ..bot import Chatbot
-    from ..evaluate import load_probe, perplexity_report, probe_report
+    from ..evaluate import corpus_report, load_probe, probe_report
 
     with open_store(db) as store:
         bot = Chatbot.load(model_name, db=store.path)
@@ -175,7 +202,9 @@ def evaluate(
             report = probe_report(bot, load_probe(probe))
         else:
             corpus = corpus or store.model(model_name).corpus
-            report = perplexity_report(bot, store, corpus, split)
+            report = corpus_report(
+                bot, store, corpus, split, limit, baseline, replies, progress=_progress
+            )
     if as_json:
         click.echo(json.dumps({"model": model_name, **report}))
     elif probe:
@@ -184,7 +213,43 @@ def evaluate(
             f"{report['carried']:.1%}, reset {report['reset']:.1%}, chance {report['chance']:.1%}"
         )
     else:
-        click.echo(
-            f"{report['corpus']} {report['split']} perplexity ({report['tokens']:,} tokens): "
-            f"state carried {report['carried']:.2f}, reset every exchange {report['reset']:.2f}"
-        )
+        _print_corpus_report(report)
+
+
+def _progress(label: str, total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit=" conv", disable=None, leave=False)
+    return bar.update
+
+
+def _print_corpus_report(report: dict) -> None:
+    model = report["model"]
+    click.echo(
+        f"{report['corpus']} {report['split']}: {report['conversations']:,} conversations, "
+        f"{model['carried']['tokens']:,} reply tokens "
+        f"({report['left_out_duplicates_of_train']} duplicates of training dialogues left out)"
+    )
+    rows = [("perplexity", "all", "turn 1", "turn 2", "turn 3", "turn 4+")]
+    named = [(f"state {c}", model[c]) for c in ("carried", "reset", "shuffled")]
+    if "kneser_ney_trigram" in report:
+        named.append(("KN trigram", report["kneser_ney_trigram"]))
+    for name, r in named:
+        rows.append((name, f"{r['perplexity']:.2f}", *(f"{v:.2f}" for v in r["by_turn"].values())))
+    _print_table(rows)
+    if "replies" in report:
+        click.echo("")
+        rows = [("replies", "distinct-1", "distinct-2", "top-10 share", "avg length")]
+        for name in ("replies", "references"):
+            r = report[name]
+            rows.append(
+                (
+                    "bot (greedy)" if name == "replies" else "human",
+                    f"{r['distinct_1']:.3f}",
+                    f"{r['distinct_2']:.3f}",
+                    f"{r['generic_rate']:.1%}",
+                    f"{r['average_length']:.1f}",
+                )
+            )
+        _print_table(rows)
+        click.echo(f"most frequent bot replies: {report['replies']['top_replies']}")

@@ -1,0 +1,108 @@
+"""Perplexity by turn position under three context conditions: the context ablation.
+
+For every exchange (u(i) -> u(i+1)) of a conversation, the decoder is scored
+on the real reply u(i+1) started from the encoder's state after reading u(i),
+where the encoder itself started from:
+
+- carried:  the state after u(i-1) of the same conversation (as in training);
+- reset:    zeros (the model forgets everything before u(i));
+- shuffled: the state after u(i-1) of *another* conversation: a history of
+            the right length and kind, but the wrong content.
+
+If the carried state only helped by being "some state", shuffled would match
+carried; the gap between them is what the memory of this conversation is worth.
+
+Conversations are sorted by length and run B side by side, exchange by
+exchange; a conversation's donor for `shuffled` is its neighbour in the
+batch (similar length). Where the donor is shorter, its state after its last
+utterance is used. Turn 1 has no history, so the three agree there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ._tf import tf
+from .data import Exchange
+from .model import Seq2Seq
+from .vocab import END_ID, PAD_ID, START_ID
+
+CONDITIONS = ("carried", "reset", "shuffled")
+POSITIONS = ("1", "2", "3", "4+")
+
+
+def position(i: int) -> str:
+    """The turn bucket of exchange i (0-based)."""
+    return POSITIONS[min(i, len(POSITIONS) - 1)]
+
+
+def conversation_batches(
+    conversations: list[list[Exchange]], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(source [B, T, S], target_in [B, T, R], target_out [B, T, R]) for conversations of
+    similar length. No batch holds a single conversation, which would have no donor."""
+    order = sorted(conversations, key=len)
+    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2] += chunks.pop()
+    for chunk in chunks:
+        steps = max(len(c) for c in chunk)
+        src_len = max(len(s) for c in chunk for s, _ in c)
+        tgt_len = 1 + max(len(t) for c in chunk for _, t in c)
+        source = np.full((len(chunk), steps, src_len), PAD_ID, np.int32)
+        target_in = np.full((len(chunk), steps, tgt_len), PAD_ID, np.int32)
+        target_out = np.full((len(chunk), steps, tgt_len), PAD_ID, np.int32)
+        for b, conv in enumerate(chunk):
+            for k, (src, tgt) in enumerate(conv):
+                source[b, k, : len(src)] = src
+                target_in[b, k, : len(tgt) + 1] = [START_ID, *tgt]
+                target_out[b, k, : len(tgt) + 1] = [*tgt, END_ID]
+        yield source, target_in, target_out
+
+
+class Ablation:
+    """Per-row losses of one exchange step under the three conditions, compiled once."""
+
+    def __init__(self, model: Seq2Seq):
+        self.model = model
+        h, n = model.config.hidden_units, model.config.state_size
+        ids = tf.TensorSpec([None, None], tf.int32)
+        state = [tf.TensorSpec([None, h], tf.float32)] * n
+        self.step = tf.function(self._step, input_signature=[ids, ids, ids, state])
+
+    def _row_losses(self, state, target_in, target_out) -> tf.Tensor:
+        hidden, _ = self.model.decode(target_in, state)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            target_out, self.model.logits(hidden)
+        )
+        mask = tf.cast(tf.not_equal(target_out, PAD_ID), tf.float32)
+        return tf.reduce_sum(losses * mask, axis=1)
+
+    def _step(self, source, target_in, target_out, history):
+        """history: the carried state before this step. Returns ([3, B] losses, new history)."""
+        carried = self.model.encode(source, history)
+        reset = self.model.encode(source, [tf.zeros_like(s) for s in history])
+        shuffled = self.model.encode(source, [tf.roll(s, 1, axis=0) for s in history])
+        losses = tf.stack(
+            [self._row_losses(s, target_in, target_out) for s in (carried, reset, shuffled)]
+        )
+        return losses, carried
+
+    def run(self, conversations: Iterable[list[Exchange]], batch_size: int = 64, progress=None):
+        """Summed loss and token counts as {condition: {position: [loss, tokens]}}."""
+        sums = {c: {p: [0.0, 0] for p in POSITIONS} for c in CONDITIONS}
+        for source, target_in, target_out in conversation_batches(list(conversations), batch_size):
+            history = self.model.zero_state(source.shape[0])
+            for k in range(source.shape[1]):
+                step = source[:, k], target_in[:, k], target_out[:, k]
+                losses, history = self.step(*step, history)
+                tokens = int(np.count_nonzero(target_out[:, k]))
+                for c, row_losses in zip(CONDITIONS, losses.numpy(), strict=True):
+                    bucket = sums[c][position(k)]
+                    bucket[0] += float(row_losses.sum())
+                    bucket[1] += tokens
+            if progress is not None:
+                progress(source.shape[0])
+        return sums
