@@ -111,7 +111,12 @@ class Trainer:
     def _train_step(self, source, target_in, target_out, reset, state: State):
         with tf.GradientTape() as tape:
             loss_sum, tokens, state = self._forward(source, target_in, target_out, reset, state)
-            loss = loss_sum / tf.maximum(tokens, 1.0)
+            # Summed over tokens, averaged over the window's exchange slots: every
+            # token weighs the same. (A mean over the window's own tokens gave a
+            # nearly empty window at an epoch's end, where slots run dry, a full
+            # Adam step: one epoch of DailyDialog reached validation perplexity
+            # 57 instead of 52 at bptt 1, and 104 instead of 80 at bptt 4.)
+            loss = loss_sum / float(self.config.batch_size * self.config.bptt)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         # The state flows into the next window, but gradients stop here (truncated BPTT).
