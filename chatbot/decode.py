@@ -86,6 +86,11 @@ class Decoder:
         ids = [int(i) for i in self._compiled[settings](state, seed).numpy()]
         return ids[: ids.index(END_ID)] if END_ID in ids else ids
 
+    def greedy_graph(self, state: State, settings: DecodeSettings) -> tf.Tensor:
+        """The reply loop as graph ops (ids up to and including <end>), for embedding in
+        another tf.function such as an exported SavedModel; not XLA-compiled."""
+        return self._sample(state, tf.zeros([2], tf.int32), settings)
+
     def _adjust(
         self, logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, s: DecodeSettings
     ) -> tf.Tensor:

@@ -95,4 +95,4 @@ def main() -> None:
 
 
 # The commands register themselves on `cli` when their modules are imported.
-from . import chat_commands, corpus_commands, model_commands  # noqa: E402, F401
+from . import chat_commands, corpus_commands, export_commands, model_commands  # noqa: E402, F401

@@ -1,0 +1,100 @@
+"""A trained model as a TensorFlow SavedModel: one conversation turn per call, state in and out.
+
+A serving process stays stateless: the client keeps the conversation's state
+(a float32 tensor [state_size, hidden_units]; zeros start a conversation) and
+sends it back with the next utterance. Each call does what `Chatbot.respond`
+does: read the utterance from the state (from zeros when the model was trained
+without `remember_state`), reply greedily, feed the reply into the state.
+
+Signatures (see README, "Serving"):
+
+- `serving_default(utterance: string[], state)`: raw text, tokenized in the
+  graph by a close approximation of `chatbot.text.tokenize` (lower case,
+  punctuation and English contractions split off);
+- `reply_tokens(tokens: string[None], state)`: tokens from
+  `chatbot.text.tokenize`, for exactly the library's behaviour.
+
+Both return `reply` (the tokens joined by spaces), `reply_tokens` and `state`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._tf import tf
+from .bot import Chatbot
+from .decode import DecodeSettings
+from .errors import UsageError
+from .vocab import END_ID, UNK_ID
+
+
+class TurnModule(tf.Module):
+    def __init__(self, bot: Chatbot):
+        super().__init__(name="chatbot_turn")
+        cfg = bot.config
+        self.model, self.decoder, self.remember = bot.model, bot.decoder, bot.remember_state
+        self.max_len = cfg.max_len
+        self.settings = DecodeSettings(max_length=cfg.max_len)
+        # Keras 3 layers kept in lists are invisible to TensorFlow's object graph:
+        # track the variables explicitly so the SavedModel holds them.
+        self.variables_ = [w.value for w in bot.model.weights]
+        self.words = tf.constant(bot.vocab.itos)
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                self.words, tf.range(len(bot.vocab.itos), dtype=tf.int64)
+            ),
+            default_value=UNK_ID,
+        )
+        state = tf.TensorSpec([cfg.state_size, cfg.hidden_units], tf.float32, name="state")
+        self.serving_default = tf.function(
+            self._from_text, input_signature=[tf.TensorSpec([], tf.string, "utterance"), state]
+        )
+        self.reply_tokens = tf.function(
+            self._turn, input_signature=[tf.TensorSpec([None], tf.string, "tokens"), state]
+        )
+
+    def _from_text(self, utterance, state):
+        text = tf.strings.lower(utterance, encoding="utf-8")
+        text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
+        text = tf.strings.regex_replace(text, r"(n't|'s|'m|'d|'re|'ve|'ll)\b", r" \1")
+        return self._turn(tf.strings.split(text), state)
+
+    def _encode(self, ids, state):
+        """The state after reading `ids`; an empty utterance leaves it as it was."""
+        return tf.cond(
+            tf.size(ids) > 0,
+            lambda: self.model.encode(ids[None, :], state),
+            lambda: state,
+        )
+
+    def _turn(self, tokens, state):
+        ids = tf.cast(self.table.lookup(tokens[: self.max_len]), tf.int32)
+        state = list(tf.unstack(state[:, None, :]))  # [state_size] x [1, hidden]
+        if not self.remember:
+            state = [tf.zeros_like(s) for s in state]
+        state = self._encode(ids, state)
+        generated = self.decoder.greedy_graph(state, self.settings)
+        before_end = tf.cumsum(tf.cast(tf.equal(generated, END_ID), tf.int32)) == 0
+        reply = tf.boolean_mask(generated, before_end)
+        if self.remember:
+            state = self._encode(reply, state)
+        words = tf.gather(self.words, reply)
+        return {
+            "reply": tf.strings.reduce_join(words, separator=" "),
+            "reply_tokens": words,
+            "state": tf.concat(state, axis=0),
+        }
+
+
+def export(bot: Chatbot, out: str | Path) -> Path:
+    """Write `bot` as a SavedModel in `out` (which must not exist or be empty)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} is not empty; choose a new folder for the SavedModel")
+    module = TurnModule(bot)
+    tf.saved_model.save(
+        module,
+        str(out),
+        signatures={"serving_default": module.serving_default, "reply_tokens": module.reply_tokens},
+    )
+    return out
