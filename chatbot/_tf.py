@@ -31,8 +31,10 @@ def _quiet_import() -> tuple:
         import tensorflow
 
         # The first op and the first graph initialise the device and the
-        # graph optimiser, which have more to say.
-        tensorflow.function(lambda x: tensorflow.not_equal(x, 0))(tensorflow.constant([1]))
+        # graph optimiser, which have more to say. Not in a multi-worker
+        # process: its collective ops must be configured before the first op.
+        if "TF_CONFIG" not in os.environ:
+            tensorflow.function(lambda x: tensorflow.not_equal(x, 0))(tensorflow.constant([1]))
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -12,8 +12,10 @@ shuffle depends only on (seed, epoch), so the same windows come back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from ._tf import keras, tf
 from .checkpoint import ModelDir
 from .config import Config
 from .data import Window, bucketed, encoded_conversations, windows
+from .distribute import Placement, empty_window, per_replica, share
 from .errors import StoreError
 from .model import Seq2Seq, State, masked_loss_sum
 from .store import Store
@@ -67,21 +70,25 @@ def perplexity(loss_sum: float, tokens: int) -> float:
 class Trainer:
     """A model, its optimizer and the two compiled steps (train, evaluate)."""
 
-    def __init__(self, config: Config, vocab: Vocab):
+    def __init__(
+        self, config: Config, vocab: Vocab, strategy: tf.distribute.Strategy | None = None
+    ):
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()  # resume must reproduce a run
-        self.config, self.vocab = config, vocab
-        self.model = Seq2Seq(config, len(vocab))
-        self.model.build_weights()
-        self.optimizer = keras.optimizers.Adam(
-            config.learning_rate, global_clipnorm=config.clip_norm
-        )
-        self.optimizer.build(self.model.trainable_variables)
-        b, k, h = config.batch_size, config.bptt, config.hidden_units
-        # Checkpointed copies of the carried state (the steps pass plain tensors).
-        self.carried = [
-            tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
-        ]
+        self.config, self.vocab, self.strategy = config, vocab, strategy
+        self.placement = Placement.of(strategy)
+        self.local_batch = self.placement.check(config.batch_size)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            self.model = Seq2Seq(config, len(vocab))
+            self.model.build_weights()
+            # Clipping is done in the step, on the gradient summed over replicas.
+            self.optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+            b, k, h = config.batch_size, config.bptt, config.hidden_units
+            # Checkpointed copies of the carried state of all slots (the steps pass tensors).
+            self.carried = [
+                tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
+            ]
         self.checkpoint = tf.train.Checkpoint(
             model=self.model.checkpointable(), optimizer=self.optimizer, carried=self.carried
         )
@@ -89,8 +96,18 @@ class Trainer:
             tf.TensorSpec([b, k], tf.float32)
         ]
         state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
-        self.train_step = tf.function(self._train_step, input_signature=[*window_spec, state_spec])
         self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
+        if strategy is None:
+            local = [tf.TensorSpec([self.local_batch, *t.shape[1:]], t.dtype) for t in window_spec]
+            local_state = [tf.TensorSpec([self.local_batch, h], tf.float32)] * config.state_size
+            self.train_step = tf.function(self._train_step, input_signature=[*local, local_state])
+        else:
+            self.train_step = tf.function(
+                lambda *args: strategy.run(self._train_step, args=args), reduce_retracing=True
+            )
+            self.gather = tf.function(
+                lambda state: strategy.run(self._gather_rows, args=(state,))
+            )
 
     def _forward(self, source, target_in, target_out, reset, state: State):
         """Run `bptt` exchanges; return (summed loss, target tokens, state after them)."""
@@ -109,21 +126,82 @@ class Trainer:
         return loss_sum, tokens, state
 
     def _train_step(self, source, target_in, target_out, reset, state: State):
+        """One optimizer step on this replica's window (all replicas step together)."""
         with tf.GradientTape() as tape:
             loss_sum, tokens, state = self._forward(source, target_in, target_out, reset, state)
-            # Summed over tokens, averaged over the window's exchange slots: every
-            # token weighs the same. (A mean over the window's own tokens gave a
-            # nearly empty window at an epoch's end, where slots run dry, a full
-            # Adam step: one epoch of DailyDialog reached validation perplexity
-            # 57 instead of 52 at bptt 1, and 104 instead of 80 at bptt 4.)
+            # Summed over tokens, averaged over the window's exchange slots (of all
+            # replicas): every token weighs the same. (A mean over the window's own
+            # tokens gave a nearly empty window at an epoch's end, where slots run
+            # dry, a full Adam step: one epoch of DailyDialog reached validation
+            # perplexity 57 instead of 52 at bptt 1, and 104 instead of 80 at bptt 4.)
             loss = loss_sum / float(self.config.batch_size * self.config.bptt)
         variables = self.model.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        grads = tape.gradient(loss, variables)
+        replicas = self.placement.replicas
+        if self.strategy is not None:
+            grads = [tf.convert_to_tensor(g) for g in grads]
+            grads = tf.distribute.get_replica_context().all_reduce("sum", grads)
+        grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
+        if self.strategy is not None:  # Keras sums the replicas' gradients once more
+            grads = [g / replicas for g in grads]
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         # The state flows into the next window, but gradients stop here (truncated BPTT).
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
+    def _gather_rows(self, state: State) -> State:
+        """Every replica's slots of the carried state, in global order (for checkpoints):
+        each replica writes its rows into zeros at its offset, and the sum joins them."""
+        ctx = tf.distribute.get_replica_context()
+        b, total = self.local_batch, self.config.batch_size
+        first = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * b
+        padded = [tf.pad(s, [[first, total - first - b], [0, 0]]) for s in state]
+        return ctx.all_reduce("sum", padded)
+
     def zero_state(self) -> State:
-        return self.model.zero_state(self.config.batch_size)
+        """The carried state of this process's slots (per replica under a strategy)."""
+        zeros = self.model.zero_state(self.local_batch)
+        if self.strategy is None:
+            return zeros
+        return [self._per_replica([z] * len(self.placement.local_ids)) for z in zeros]
+
+    def _per_replica(self, values: list):
+        return per_replica(self.strategy, self.placement, values)
+
+    def run_step(self, windows: list[Window], carried: State) -> tuple[float, int, State]:
+        """One step on one window per local replica; (loss summed, tokens) over all replicas."""
+        if self.strategy is None:
+            w = windows[0]
+            loss, tokens, carried = self.train_step(
+                w.source, w.target_in, w.target_out, w.reset, carried
+            )
+            return float(loss), int(tokens), carried
+        fields = ("source", "target_in", "target_out", "reset")
+        args = [self._per_replica([getattr(w, f) for w in windows]) for f in fields]
+        loss, tokens, carried = self.train_step(*args, carried)
+        total = [self.strategy.reduce("sum", x, axis=None) for x in (loss, tokens)]
+        return float(total[0]), int(total[1]), carried
+
+    def any_left(self, windows: list[Window | None]) -> bool:
+        """Whether any replica in the cluster still has a window this epoch."""
+        mine = [float(w is not None) for w in windows]
+        if self.strategy is None:
+            return bool(mine[0])
+        flags = self._per_replica([tf.constant(f) for f in mine])
+        return float(self.strategy.reduce("sum", flags, axis=None)) > 0
+
+    def train_streams(self, store: Store, corpus: str, epoch: int) -> list[Iterator[Window]]:
+        """One window stream per local replica, over that replica's share of conversations."""
+        c, p = self.config, self.placement
+        streams = []
+        for replica in p.local_ids:
+            texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
+            convs = encoded_conversations(texts, self.vocab, c.max_len)
+            key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
+            rng = np.random.default_rng(key)
+            streams.append(
+                windows(bucketed(convs, self.local_batch, rng), self.local_batch, c.bptt)
+            )
+        return streams
 
     def stream(self, store: Store, corpus: str, split: str, epoch: int) -> Iterator[Window]:
         c = self.config
@@ -134,8 +212,9 @@ class Trainer:
         return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
 
     def evaluate(self, store: Store, corpus: str, split: str = "valid") -> tuple[float, int]:
-        """(summed loss, tokens) over a split, state carried as in training."""
-        state, loss_sum, tokens = self.zero_state(), 0.0, 0
+        """(summed loss, tokens) over a split, state carried as in training (every worker
+        measures the whole split, so all take the same early-stopping decision)."""
+        state, loss_sum, tokens = self.model.zero_state(self.config.batch_size), 0.0, 0
         for w in self.stream(store, corpus, split, 0):
             step_loss, step_tokens, state = self.eval_step(
                 w.source, w.target_in, w.target_out, w.reset, state
@@ -145,13 +224,25 @@ class Trainer:
         return loss_sum, tokens
 
     def save(self, model_dir: ModelDir, which: str, state: TrainState, carried: State) -> None:
+        """Checkpoint with the state of every slot; under a strategy every worker calls this
+        (gathering the state is collective) and `model_dir` is a scratch copy off the chief."""
+        if self.strategy is not None:  # the replicas' slots, in global order
+            gathered = self.gather(carried)
+            carried = [self.strategy.experimental_local_results(s)[0] for s in gathered]
         for var, value in zip(self.carried, carried, strict=True):
             var.assign(value)
         model_dir.write_checkpoint(which, self.checkpoint.write, dataclasses.asdict(state))
 
     def restore(self, prefix: str) -> State:
         self.checkpoint.read(prefix).assert_existing_objects_matched()
-        return [tf.convert_to_tensor(v) for v in self.carried]
+        carried = [tf.convert_to_tensor(v) for v in self.carried]
+        if self.strategy is None:
+            return carried
+        b = self.local_batch
+        return [
+            self._per_replica([s[r * b : (r + 1) * b] for r in self.placement.local_ids])
+            for s in carried
+        ]
 
     def fit(
         self,
@@ -170,19 +261,21 @@ class Trainer:
         while state.epoch < c.epochs and not state.stopped:
             started = time.perf_counter()
             reporter.epoch_start(state.epoch + 1, total, state.cursor)
-            for w in islice(self.stream(store, corpus, "train", state.epoch), state.cursor, None):
-                loss, tokens, carried = self.train_step(
-                    w.source, w.target_in, w.target_out, w.reset, carried
-                )
+            streams = [
+                islice(s, state.cursor, None)
+                for s in self.train_streams(store, corpus, state.epoch)
+            ]
+            empty = empty_window(self.local_batch, c.bptt)
+            while self.any_left(ws := [next(s, None) for s in streams]):
+                ws = [w or empty for w in ws]
+                loss, tokens, carried = self.run_step(ws, carried)
                 state.cursor, state.step = state.cursor + 1, state.step + 1
-                state.loss_sum += float(loss)
-                state.tokens += int(tokens)
-                reporter.window(float(loss), int(tokens))
+                state.loss_sum += loss
+                state.tokens += tokens
+                reporter.window(loss, tokens)
                 if writer:
                     with writer.as_default():
-                        tf.summary.scalar(
-                            "train/loss", float(loss) / max(int(tokens), 1), state.step
-                        )
+                        tf.summary.scalar("train/loss", loss / max(tokens, 1), state.step)
                 if state.cursor % checkpoint_every == 0:
                     self.save(model_dir, "last", state, carried)
             carried = self._end_epoch(
@@ -243,11 +336,14 @@ def train(
     tensorboard: bool = False,
     epochs: int | None = None,
     checkpoint_every: int = 50,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainState:
     """Train (or with `resume`, continue) model `name` on `corpus`, and register it.
 
     With `resume`, the saved config is used; `epochs` may raise its epoch budget.
+    Under a multi-worker `strategy` only the chief writes the folder and the store.
     """
+    chief = Placement.of(strategy).is_chief
     model_dir = ModelDir(models_root(store) / name)
     if resume:
         if not model_dir.exists():
@@ -256,13 +352,13 @@ def train(
         if epochs:
             config = config.replace(epochs=epochs)
         prefix, saved = model_dir.read_state("last")
-        trainer = Trainer(config, vocab)
+        trainer = Trainer(config, vocab, strategy)
         carried = trainer.restore(prefix)
         state = TrainState(**saved)
         if state.epoch < config.epochs and state.bad_epochs < config.patience:
             state.stopped = None  # more epochs were asked for
     else:
-        if model_dir.exists():
+        if chief and model_dir.exists():
             raise StoreError(
                 f"model {name!r} exists in {model_dir.path}; use --resume to continue "
                 "it, or choose another --name"
@@ -274,22 +370,36 @@ def train(
             )
         texts = (t for conv in store.iter_conversations(corpus, "train") for t in conv)
         vocab = Vocab.build(texts, config.vocab_size, config.min_count)
-        model_dir.create(config, vocab)
-        trainer, state = Trainer(config, vocab), TrainState()
+        if chief:
+            model_dir.create(config, vocab)
+        trainer, state = Trainer(config, vocab, strategy), TrainState()
         carried = trainer.zero_state()
-    store.register_model(
-        name, corpus, str(model_dir.path), config.to_json(), {"status": "training"}
-    )
-    log_dir = str(model_dir.logs) if tensorboard else None
-    state = trainer.fit(
-        store, corpus, model_dir, state, carried, reporter or Silent(), checkpoint_every, log_dir
-    )
-    metrics = {
-        "best_valid_ppl": state.best_valid_ppl,
-        "epochs": state.epoch,
-        "steps": state.step,
-        "stopped": state.stopped,
-        "history": state.history,
-    }
-    store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
+    with tempfile.TemporaryDirectory(prefix="chatbot-worker-") as scratch:
+        if not chief:  # checkpoints are written by every worker but kept by the chief only
+            model_dir = ModelDir(Path(scratch) / name)
+            model_dir.create(config, vocab)
+        else:
+            store.register_model(
+                name, corpus, str(model_dir.path), config.to_json(), {"status": "training"}
+            )
+        log_dir = str(model_dir.logs) if tensorboard and chief else None
+        state = trainer.fit(
+            store,
+            corpus,
+            model_dir,
+            state,
+            carried,
+            reporter or Silent(),
+            checkpoint_every,
+            log_dir,
+        )
+    if chief:
+        metrics = {
+            "best_valid_ppl": state.best_valid_ppl,
+            "epochs": state.epoch,
+            "steps": state.step,
+            "stopped": state.stopped,
+            "history": state.history,
+        }
+        store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
     return state

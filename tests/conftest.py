@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,49 @@ def run(db_path: Path):
         return CliRunner().invoke(cli, [*args, "--db", str(db_path)], catch_exceptions=False)
 
     return invoke
+
+
+WORDS = [
+    "hi",
+    "hello",
+    "how",
+    "are",
+    "you",
+    "fine",
+    "thanks",
+    "what",
+    "is",
+    "your",
+    "name",
+    "bob",
+    "alice",
+    "nice",
+    "day",
+]
+
+
+@pytest.fixture
+def corpus(store, tmp_path):
+    """60 random conversations of common words, ingested as 'tiny'."""
+    rng = random.Random(1)
+    lines = [
+        json.dumps(
+            {
+                "id": f"c{i}",
+                "turns": [
+                    " ".join(rng.choices(WORDS, k=rng.randint(1, 5)))
+                    for _ in range(rng.randint(2, 6))
+                ],
+            }
+        )
+        for i in range(60)
+    ]
+    from chatbot.ingest import ingest
+
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    ingest(store, path, name="tiny")
+    return "tiny"
 
 
 def write(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:

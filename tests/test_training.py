@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ tf = pytest.importorskip("tensorflow")
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
 from chatbot.config import Config  # noqa: E402
-from chatbot.ingest import ingest  # noqa: E402
 from chatbot.train import models_root, train  # noqa: E402
 
 TINY = Config(
@@ -28,44 +26,6 @@ TINY = Config(
     epochs=2,
     seed=7,
 )
-WORDS = [
-    "hi",
-    "hello",
-    "how",
-    "are",
-    "you",
-    "fine",
-    "thanks",
-    "what",
-    "is",
-    "your",
-    "name",
-    "bob",
-    "alice",
-    "nice",
-    "day",
-]
-
-
-@pytest.fixture
-def corpus(store, tmp_path):
-    rng = random.Random(1)
-    lines = [
-        json.dumps(
-            {
-                "id": f"c{i}",
-                "turns": [
-                    " ".join(rng.choices(WORDS, k=rng.randint(1, 5)))
-                    for _ in range(rng.randint(2, 6))
-                ],
-            }
-        )
-        for i in range(60)
-    ]
-    path = tmp_path / "tiny.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    ingest(store, path, name="tiny")
-    return "tiny"
 
 
 class CrashAfter:

@@ -70,10 +70,24 @@ class TqdmReporter:
 @click.option("--name", help="Model name (default: the corpus name).")
 @click.option("--resume", is_flag=True, help="Continue model NAME from its last checkpoint.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to the model's logs/.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["default", "mirrored", "multiworker"]),
+    default="default",
+    show_default=True,
+    help="tf.distribute: mirrored = every local GPU; multiworker = one process per "
+    "machine, cluster from TF_CONFIG (see README).",
+)
 @config_options
 @db_option
 def train(
-    corpus: str, name: str | None, resume: bool, tensorboard: bool, db: Path | None, **settings: Any
+    corpus: str,
+    name: str | None,
+    resume: bool,
+    tensorboard: bool,
+    strategy: str,
+    db: Path | None,
+    **settings: Any,
 ) -> None:
     """Train a model on the train split of CORPUS; validation perplexity picks the best epoch.
 
@@ -81,8 +95,10 @@ def train(
     Examples:
       chatbot train --corpus dd --remember-state --epochs 10
       chatbot train --corpus dd --name dd --resume      # after a crash or Ctrl-C
+      TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
     """
     from ..config import Config
+    from ..distribute import make_strategy
     from ..ingest import check_name
     from ..train import train as run_train
 
@@ -92,16 +108,19 @@ def train(
             "--resume continues with the saved settings; only --epochs may change"
         )
     name = check_name(name or corpus, "model")
+    config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
+    distribution = make_strategy(strategy)  # before any other TensorFlow work
     with open_store(db) as store:
         state = run_train(
             store,
             corpus,
             name,
-            Config(**chosen),
+            config,
             resume,
             TqdmReporter(),
             tensorboard,
             epochs=chosen.get("epochs"),
+            strategy=distribution,
         )
     click.echo(
         f"Model {name!r}: {state.stopped}; best validation perplexity "

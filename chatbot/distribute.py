@@ -1,0 +1,109 @@
+"""Training on several devices or machines with tf.distribute.
+
+    default      one device (no strategy object)
+    mirrored     MirroredStrategy: every local GPU (or the CPU) holds a replica
+    multiworker  MultiWorkerMirroredStrategy: one process per machine, the
+                 cluster described by the standard TF_CONFIG environment variable
+
+Every replica trains `batch_size / replicas` slots on its own share of the
+conversations (conversation i goes to replica i mod replicas, whole), so the
+carried state never has to cross machines. Gradients are summed over the
+replicas, clipped, and applied by every replica alike. The replicas run in
+lockstep: one whose share has run out feeds all-padding windows (no loss, no
+gradient) until every replica is done.
+
+Only the chief (worker 0, or the task of type "chief") writes the model
+folder and the store; the other workers write their checkpoints to a
+temporary folder, as TensorFlow's multi-worker guide asks, and drop them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._tf import tf
+from .data import Window
+from .errors import ConfigError, UsageError
+from .vocab import PAD_ID
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy | None:
+    """The strategy for `name`; create it before any other TensorFlow work."""
+    if name == "default":
+        return None
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise UsageError(
+                "--strategy multiworker needs TF_CONFIG describing the cluster, e.g. "
+                'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}\''
+            )
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except ValueError:
+            raise UsageError("TF_CONFIG is not valid JSON; see README, 'Multi-worker'") from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where this process sits: its replicas' global ids, and whether it is the chief."""
+
+    replicas: int  # in the whole cluster
+    local_ids: tuple[int, ...]  # global replica ids held by this process
+    is_chief: bool
+
+    @classmethod
+    def of(cls, strategy: tf.distribute.Strategy | None) -> Placement:
+        if strategy is None:
+            return cls(1, (0,), True)
+        local = len(strategy.extended.worker_devices)
+        resolver = getattr(strategy, "cluster_resolver", None)
+        task_type = getattr(resolver, "task_type", None)
+        task_id = getattr(resolver, "task_id", None) or 0
+        if task_type in (None, "chief"):
+            first, chief = 0, True
+        else:
+            has_chief = "chief" in resolver.cluster_spec().as_dict()
+            first = (task_id + int(has_chief)) * local
+            chief = task_id == 0 and not has_chief
+        return cls(strategy.num_replicas_in_sync, tuple(range(first, first + local)), chief)
+
+    def check(self, batch_size: int) -> int:
+        """The slots per replica."""
+        if batch_size % self.replicas:
+            raise ConfigError(
+                f"batch_size must be a multiple of the {self.replicas} replicas. "
+                f"Received: batch_size={batch_size}"
+            )
+        return batch_size // self.replicas
+
+
+def share(conversations, replica: int, replicas: int):
+    """Conversation i goes to replica i mod replicas, whole."""
+    for i, conv in enumerate(conversations):
+        if i % replicas == replica:
+            yield conv
+
+
+def empty_window(batch: int, bptt: int) -> Window:
+    """All padding, every row reset: no loss and no gradient."""
+    ids = np.full((batch, bptt, 1), PAD_ID, np.int32)
+    return Window(ids, ids, ids, np.ones((batch, bptt), np.float32))
+
+
+def per_replica(strategy: tf.distribute.Strategy, placement: Placement, values: list):
+    """Distributed values from one value per local replica (in `placement.local_ids` order)."""
+    first = placement.local_ids[0]
+    return strategy.experimental_distribute_values_from_function(
+        lambda ctx: values[ctx.replica_id_in_sync_group - first]
+    )
