@@ -70,7 +70,7 @@ class Placement:
         resolver = getattr(strategy, "cluster_resolver", None)
         task_type = getattr(resolver, "task_type", None)
         task_id = getattr(resolver, "task_id", None) or 0
-        if task_type in (None, "chief"):
+        if resolver is None or task_type in (None, "chief"):
             first, chief = 0, True
         else:
             has_chief = "chief" in resolver.cluster_spec().as_dict()

@@ -90,7 +90,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
     import numpy as np
 
     from chatbot.data import bucketed, windows
-    from chatbot.train import Trainer
+    from chatbot.trainer import Trainer
 
     trainer = Trainer(cfg, vocab)
     src_tokens = tgt_tokens = 0

@@ -249,7 +249,7 @@ def _print_corpus_report(report: dict) -> None:
         f"{model['carried']['tokens']:,} reply tokens "
         f"({report['left_out_duplicates_of_train']} duplicates of training dialogues left out)"
     )
-    rows = [("perplexity", "all", "turn 1", "turn 2", "turn 3", "turn 4+")]
+    rows: list[tuple[str, ...]] = [("perplexity", "all", "turn 1", "turn 2", "turn 3", "turn 4+")]
     named = [(f"state {c}", model[c]) for c in ("carried", "reset", "shuffled")]
     if "kneser_ney_trigram" in report:
         named.append(("KN trigram", report["kneser_ney_trigram"]))
