@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,14 @@ from .text import tokenize
 from .vocab import END_ID, PAD_ID, START_ID, Vocab
 
 Exchange = tuple[list[int], list[int]]  # (source ids, target ids)
+
+
+class ConversationSource(Protocol):
+    """What training reads: a Store, or TFRecord shards (shards.ShardCorpus)."""
+
+    def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]: ...
+
+    def exchange_count(self, corpus: str, split: str) -> int: ...
 
 
 @dataclass

@@ -15,6 +15,7 @@ from .checkpoint import ModelDir
 from .config import Config
 from .distribute import Placement
 from .errors import StoreError
+from .shards import ShardCorpus
 from .store import Store
 from .trainer import Reporter, Silent, Trainer, TrainState
 from .vocab import Vocab
@@ -36,12 +37,15 @@ def train(
     epochs: int | None = None,
     checkpoint_every: int = 50,
     strategy: tf.distribute.Strategy | None = None,
+    source: ShardCorpus | None = None,
 ) -> TrainState:
     """Train (or with `resume`, continue) model `name` on `corpus`, and register it.
 
     With `resume`, the saved config is used; `epochs` may raise its epoch budget.
     Under a multi-worker `strategy` only the chief writes the folder and the store.
+    The conversations come from the store, or from TFRecord shards (`source`).
     """
+    data: Store | ShardCorpus = source or store
     chief = Placement.of(strategy).is_chief
     model_dir = ModelDir(models_root(store) / name)
     if resume:
@@ -62,12 +66,12 @@ def train(
                 f"model {name!r} exists in {model_dir.path}; use --resume to continue "
                 "it, or choose another --name"
             )
-        store.corpus(corpus)  # a clear error for an unknown corpus
-        if not store.exchange_count(corpus, "train"):
+        data.corpus(corpus)  # a clear error for an unknown corpus
+        if not data.exchange_count(corpus, "train"):
             raise StoreError(
                 f"corpus {corpus!r} has no training conversations of two or more utterances"
             )
-        texts = (t for conv in store.iter_conversations(corpus, "train") for t in conv)
+        texts = (t for conv in data.iter_conversations(corpus, "train") for t in conv)
         vocab = Vocab.build(texts, config.vocab_size, config.min_count)
         if chief:
             model_dir.create(config, vocab)
@@ -83,7 +87,7 @@ def train(
             )
         log_dir = str(model_dir.logs) if tensorboard and chief else None
         state = trainer.fit(
-            store,
+            data,
             corpus,
             model_dir,
             state,

@@ -26,10 +26,9 @@ import numpy as np
 from ._tf import keras, tf
 from .checkpoint import ModelDir
 from .config import Config
-from .data import Window, bucketed, encoded_conversations, windows
+from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
 from .distribute import Placement, empty_window, per_replica, share
 from .model import Seq2Seq, State, masked_loss_sum
-from .store import Store
 from .vocab import Vocab
 
 
@@ -184,7 +183,9 @@ class Trainer:
         flags = self._per_replica([tf.constant(f) for f in mine])
         return float(self.strategy.reduce("sum", flags, axis=None)) > 0
 
-    def train_streams(self, store: Store, corpus: str, epoch: int) -> list[Iterator[Window]]:
+    def train_streams(
+        self, store: ConversationSource, corpus: str, epoch: int
+    ) -> list[Iterator[Window]]:
         """One window stream per local replica, over that replica's share of conversations."""
         c, p = self.config, self.placement
         streams = []
@@ -198,7 +199,9 @@ class Trainer:
             )
         return streams
 
-    def stream(self, store: Store, corpus: str, split: str, epoch: int) -> Iterator[Window]:
+    def stream(
+        self, store: ConversationSource, corpus: str, split: str, epoch: int
+    ) -> Iterator[Window]:
         c = self.config
         convs = encoded_conversations(
             store.iter_conversations(corpus, split), self.vocab, c.max_len
@@ -206,7 +209,9 @@ class Trainer:
         rng = np.random.default_rng([c.seed, epoch if split == "train" else 0])
         return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
 
-    def evaluate(self, store: Store, corpus: str, split: str = "valid") -> tuple[float, int]:
+    def evaluate(
+        self, store: ConversationSource, corpus: str, split: str = "valid"
+    ) -> tuple[float, int]:
         """(summed loss, tokens) over a split, state carried as in training (every worker
         measures the whole split, so all take the same early-stopping decision)."""
         state, loss_sum, tokens = self.model.zero_state(self.config.batch_size), 0.0, 0
@@ -241,7 +246,7 @@ class Trainer:
 
     def fit(
         self,
-        store: Store,
+        store: ConversationSource,
         corpus: str,
         model_dir: ModelDir,
         state: TrainState,
@@ -284,7 +289,12 @@ class Trainer:
         return state
 
     def _end_epoch(
-        self, store: Store, corpus: str, model_dir: ModelDir, state: TrainState, seconds: float
+        self,
+        store: ConversationSource,
+        corpus: str,
+        model_dir: ModelDir,
+        state: TrainState,
+        seconds: float,
     ) -> State:
         valid_loss, valid_tokens = self.evaluate(store, corpus, "valid")
         if not valid_tokens:  # a corpus too small for a validation split: judge on train

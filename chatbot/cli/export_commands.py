@@ -39,3 +39,35 @@ def export_model(model_name: str, out: Path, db: Path | None) -> None:
         f"SavedModel in {out}: state float32 [{cfg.state_size}, {cfg.hidden_units}] "
         "(zeros start a conversation)"
     )
+
+
+@cli.command("export-shards")
+@click.option("--corpus", required=True, help="Corpus to export (see `chatbot corpora`).")
+@click.option(
+    "--shards", type=click.IntRange(min=1), default=4, show_default=True, help="Files per split."
+)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@db_option
+def export_shards_command(corpus: str, shards: int, out: Path, db: Path | None) -> None:
+    """Write a corpus as tokenized TFRecord shards that every training worker can read.
+
+    \b
+    One record per conversation (its utterances' tokens); conversation i of a
+    split goes to shard i mod --shards; manifest.json lists the files and
+    counts. Train from them with `chatbot train --shards OUT`.
+
+    \b
+    Example:
+      chatbot export-shards --corpus dd --shards 8 shards/dd
+      chatbot train --shards shards/dd --name dd-from-shards
+    """
+    from tqdm import tqdm
+
+    from ..shards import export_shards
+
+    with open_store(db) as store:
+        total = sum(store.corpus(corpus).splits.values())
+        with tqdm(total=total, unit=" conv", desc="export", disable=None) as bar:
+            manifest = export_shards(store, corpus, out, shards, progress=bar.update)
+    counts = ", ".join(f"{k} {v['conversations']:,}" for k, v in manifest["splits"].items())
+    click.echo(f"Wrote {shards} shards per split to {out}: {counts} conversations")

@@ -66,7 +66,12 @@ class TqdmReporter:
 
 
 @cli.command()
-@click.option("--corpus", required=True, help="Corpus to train on (see `chatbot corpora`).")
+@click.option("--corpus", help="Corpus to train on (see `chatbot corpora`).")
+@click.option(
+    "--shards",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Train from TFRecord shards (`chatbot export-shards`) instead of --corpus.",
+)
 @click.option("--name", help="Model name (default: the corpus name).")
 @click.option("--resume", is_flag=True, help="Continue model NAME from its last checkpoint.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to the model's logs/.")
@@ -81,7 +86,8 @@ class TqdmReporter:
 @config_options
 @db_option
 def train(
-    corpus: str,
+    corpus: str | None,
+    shards: Path | None,
     name: str | None,
     resume: bool,
     tensorboard: bool,
@@ -96,20 +102,30 @@ def train(
       chatbot train --corpus dd --remember-state --epochs 10
       chatbot train --corpus dd --name dd --resume      # after a crash or Ctrl-C
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
+      chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
     """
     from ..config import Config
     from ..distribute import make_strategy
     from ..ingest import check_name
     from ..train import train as run_train
 
+    if (corpus is None) == (shards is None):
+        raise click.UsageError("give --corpus NAME or --shards FOLDER (one of them)")
     chosen = {k: v for k, v in settings.items() if v is not None}
     if resume and set(chosen) - {"epochs"}:
         raise click.UsageError(
             "--resume continues with the saved settings; only --epochs may change"
         )
-    name = check_name(name or corpus, "model")
     config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
     distribution = make_strategy(strategy)  # before any other TensorFlow work
+    source = None
+    if shards:
+        from ..shards import ShardCorpus
+
+        source = ShardCorpus(shards)
+        corpus = source.name
+    assert corpus is not None
+    name = check_name(name or corpus, "model")
     with open_store(db) as store:
         state = run_train(
             store,
@@ -121,6 +137,7 @@ def train(
             tensorboard,
             epochs=chosen.get("epochs"),
             strategy=distribution,
+            source=source,
         )
     click.echo(
         f"Model {name!r}: {state.stopped}; best validation perplexity "

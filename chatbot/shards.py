@@ -1,0 +1,130 @@
+"""A corpus as TFRecord shards, for training where one SQLite file's round trips are
+too slow or too far away (many workers, a corpus the size of OpenSubtitles).
+
+    OUT/
+      manifest.json                     corpus, shard count, per-split counts
+      train-00000-of-00004.tfrecord     conversation i of a split is in shard i mod 4
+      ...
+      valid-00000-of-00004.tfrecord
+      test-00000-of-00004.tfrecord
+
+A record is one conversation, whole: a `tf.train.Example` with `id` and
+`utterances` (each utterance's tokens from `chatbot.text.tokenize`, joined
+by single spaces; tokenizing them again gives the same tokens, so training
+needs no second vocabulary pass over raw text). Vocabulary-free, so one
+export serves models of any vocabulary size.
+
+`ShardCorpus` reads the shards back in the original order (round-robin over
+the files) and answers the two questions training asks of a store, so
+`train()` accepts it in place of one; every worker then takes its own
+conversations from the stream (distribute.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._tf import tf
+from .errors import UsageError
+from .files import read_json, write_atomic
+from .store import Store
+from .text import tokenize
+
+SPLITS = ("train", "valid", "test")
+FORMAT = {"format": "chatbot-shards", "version": 1}
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def _example(conversation_id: str, utterances: list[str]) -> bytes:
+    feature = {
+        "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[conversation_id.encode()])),
+        "utterances": tf.train.Feature(
+            bytes_list=tf.train.BytesList(
+                value=[" ".join(tokenize(u)).encode() for u in utterances]
+            )
+        ),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def export_shards(
+    store: Store, corpus: str, out: str | Path, shards: int = 4, progress=None
+) -> dict:
+    """Write `corpus` as `shards` TFRecord files per split into `out`; returns the manifest.
+
+    Written into a sibling temporary folder and renamed at the end: an
+    interrupted export leaves nothing that looks finished.
+    """
+    out = Path(out)
+    if shards < 1:
+        raise UsageError(f"--shards must be at least 1. Received: {shards}")
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out} is not empty; choose a new folder for the shards")
+    store.corpus(corpus)  # a clear error for an unknown corpus
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    manifest: dict = {**FORMAT, "corpus": corpus, "shards": shards, "splits": {}}
+    for split in SPLITS:
+        names = [shard_name(split, i, shards) for i in range(shards)]
+        writers = [tf.io.TFRecordWriter(str(tmp / n)) for n in names]
+        conversations = exchanges = 0
+        for i, utterances in enumerate(store.iter_conversations(corpus, split)):
+            writers[i % shards].write(_example(f"{split}-{i}", utterances))
+            conversations += 1
+            exchanges += max(len(utterances) - 1, 0)
+            if progress is not None:
+                progress(1)
+        for w in writers:
+            w.close()
+        manifest["splits"][split] = {
+            "conversations": conversations,
+            "exchanges": exchanges,
+            "files": names,
+        }
+    write_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1))
+    if out.exists():
+        out.rmdir()
+    tmp.rename(out)
+    return manifest
+
+
+class ShardCorpus:
+    """Shards read back as a store's training interface: `iter_conversations` and
+    `exchange_count` (the corpus name argument is accepted and ignored)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        path = self.folder / "manifest.json"
+        if not path.is_file():
+            raise UsageError(
+                f"{self.folder} has no manifest.json; write shards with `chatbot export-shards`"
+            )
+        self.manifest = read_json(path, "shard manifest")
+        if {k: self.manifest.get(k) for k in FORMAT} != FORMAT:
+            raise UsageError(f"{path} is not a chatbot-shards manifest of version 1")
+        self.name = str(self.manifest["corpus"])
+
+    def corpus(self, name: str) -> str:
+        return self.name
+
+    def exchange_count(self, corpus: str, split: str) -> int:
+        return int(self.manifest["splits"].get(split, {}).get("exchanges", 0))
+
+    def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
+        files = self.manifest["splits"].get(split or "train", {}).get("files", [])
+        if not files:
+            return
+        paths = tf.data.Dataset.from_tensor_slices([str(self.folder / f) for f in files])
+        # One record from each file in turn: the order the conversations were written in.
+        records = paths.interleave(tf.data.TFRecordDataset, cycle_length=len(files), block_length=1)
+        spec = {"utterances": tf.io.VarLenFeature(tf.string)}
+        parsed = records.map(lambda r: tf.io.parse_single_example(r, spec)["utterances"].values)
+        for utterances in parsed.as_numpy_iterator():
+            yield [u.decode() for u in utterances]
