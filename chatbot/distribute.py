@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,20 @@ class Placement:
                 f"Received: batch_size={batch_size}"
             )
         return batch_size // self.replicas
+
+
+def localhost_tf_configs(workers: int) -> list[str]:
+    """TF_CONFIG values for `workers` processes on this machine (free ports picked now)."""
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [
+        json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        for i in range(workers)
+    ]
 
 
 def share(conversations, replica: int, replicas: int):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,16 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 FLAGS = ["--epochs", "2", "--patience", "5", "--seed", "0"]
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def make_subset(db: Path, n: int) -> None:
@@ -61,16 +50,15 @@ def train(db: Path, name: str, workers: int) -> tuple[float, int]:
 
     command = [sys.executable, "-m", "chatbot", "train", "--corpus", "sub", "--name", name]
     command += [*FLAGS, "--db", str(db)]
+    from chatbot.distribute import localhost_tf_configs
+
     threads = str(max(1, (os.cpu_count() or 2) // workers))
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(workers)]}
     procs = []
-    for index in range(workers):
+    for tf_config in localhost_tf_configs(workers):
         env = {**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"}
         extra = []
         if workers > 1:
-            env["TF_CONFIG"] = json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}}
-            )
+            env["TF_CONFIG"] = tf_config
             extra = ["--strategy", "multiworker"]
         procs.append(subprocess.Popen([*command, *extra], env=env, stdout=subprocess.DEVNULL))
     for p in procs:

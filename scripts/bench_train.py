@@ -207,6 +207,7 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--bptt", type=int, default=None, help="default: Config's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: Config's")
     parser.add_argument("--skip-keras", action="store_true", help="only time chatbot")
     args = parser.parse_args()
     if not (SHARED / "corpora" / "dailydialog").is_dir():
@@ -219,6 +220,8 @@ def main() -> None:
     )
     if args.bptt:
         cfg = cfg.replace(bptt=args.bptt)
+    if args.learning_rate:
+        cfg = cfg.replace(learning_rate=args.learning_rate)
     peak = matmul_peak()
     with tempfile.TemporaryDirectory() as tmp:
         store = ingest_dailydialog(Path(tmp) / "bench.db")

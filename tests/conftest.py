@@ -52,6 +52,7 @@ def run(db_path: Path):
     return invoke
 
 
+# Common words for tiny corpora (tests/test_model.py builds its vocabulary from them).
 WORDS = [
     "hi",
     "hello",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -14,7 +12,7 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.distribute import Placement, share  # noqa: E402
+from chatbot.distribute import Placement, localhost_tf_configs, share  # noqa: E402
 from chatbot.errors import ConfigError  # noqa: E402
 from chatbot.train import train  # noqa: E402
 from tests.test_training import TINY  # noqa: E402
@@ -40,25 +38,11 @@ def test_mirrored_strategy_follows_the_single_device_run(store, corpus):
         assert a["valid_ppl"] == pytest.approx(b["valid_ppl"], rel=0.02)
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def two_workers(db, *args: str) -> list[subprocess.CompletedProcess]:
     """`chatbot train ... --strategy multiworker` as two local processes; both must finish."""
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     procs = []
-    for index in range(2):
-        env = dict(os.environ)
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        )
+    for tf_config in localhost_tf_configs(2):
+        env = {**os.environ, "TF_CONFIG": tf_config}
         command = [sys.executable, "-m", "chatbot", "train", *args, "--db", str(db)]
         procs.append(
             subprocess.Popen(

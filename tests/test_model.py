@@ -14,6 +14,7 @@ from chatbot.data import bucketed, encoded_conversations, windows  # noqa: E402
 from chatbot.model import Seq2Seq, masked_loss_sum  # noqa: E402
 from chatbot.trainer import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
+from tests.conftest import WORDS  # noqa: E402
 
 TINY = Config(
     embed_dim=8,
@@ -26,23 +27,6 @@ TINY = Config(
     epochs=2,
     seed=3,
 )
-WORDS = [
-    "hi",
-    "hello",
-    "how",
-    "are",
-    "you",
-    "fine",
-    "thanks",
-    "what",
-    "is",
-    "your",
-    "name",
-    "bob",
-    "alice",
-    "nice",
-    "day",
-]
 VOCAB = Vocab(WORDS)
 
 
