@@ -37,6 +37,11 @@ class Config:
     # A step averages over batch_size x bptt exchange slots; at the reference shape
     # 0.008 beat 0.002 and 0.004 per epoch on DailyDialog (README, Benchmarks).
     learning_rate: float = _f(8e-3, "Adam learning rate.")
+    lr_decay: float = _f(
+        0.5,
+        "Multiply the learning rate by this after an epoch without a better validation "
+        "perplexity (1: never).",
+    )
     clip_norm: float = _f(5.0, "Global gradient norm clip.")
     patience: int = _f(3, "Stop after this many epochs without a better validation perplexity.")
     seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
@@ -62,6 +67,8 @@ class Config:
             raise ConfigError(
                 f"vocab_size must be greater than 4. Received: vocab_size={self.vocab_size}"
             )
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1]. Received: lr_decay={self.lr_decay}")
         for name in ("learning_rate", "clip_norm"):
             if not getattr(self, name) > 0:
                 raise ConfigError(

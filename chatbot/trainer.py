@@ -306,11 +306,15 @@ class Trainer:
                 "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
                 "valid_ppl": round(valid_ppl, 3),
                 "seconds": round(seconds, 1),
+                "learning_rate": float(self.optimizer.learning_rate),
             }
         )
         improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
         state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
         state.bad_epochs = 0 if improved else state.bad_epochs + 1
+        if not improved:  # a plateau: smaller steps (the rate is checkpointed with Adam)
+            lr = self.optimizer.learning_rate
+            lr.assign(lr * self.config.lr_decay)
         state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
         if state.bad_epochs >= self.config.patience:
             state.stopped = (

@@ -224,3 +224,18 @@ def test_cli_eval_reports_every_measure(run, store, corpus):
         assert label in text.output
     missing = run("eval", "--model", "m", "--split", "test", "--corpus", "nope")
     assert missing.exit_code != 0 and "nope" in missing.output
+
+
+def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(store, corpus, monkeypatch):
+    from chatbot.trainer import Trainer
+
+    valid_losses = iter([100.0, 120.0, 130.0])  # better, then worse twice
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, *args: (next(valid_losses), 50))
+    config = TINY.replace(epochs=3, patience=5, learning_rate=0.01, lr_decay=0.5)
+    state = train(store, corpus, "m", config)
+    rates = [h["learning_rate"] for h in state.history]
+    assert rates == pytest.approx([0.01, 0.01, 0.005])  # each epoch's rate, before its decay
+    prefix, _ = ModelDir(models_root(store) / "m").read_state("last")
+    trainer = Trainer(config, Chatbot.load("m", db=store.path).vocab)
+    trainer.restore(prefix)
+    assert float(trainer.optimizer.learning_rate) == pytest.approx(0.0025)
