@@ -31,6 +31,9 @@ PROBE_CONFIG = Config(
     bptt=20,
     epochs=30,
     learning_rate=0.01,
+    # The probe sits on a plateau for epochs before the memory clicks; decaying
+    # the rate there (the default) left it at chance.
+    lr_decay=1.0,
     min_count=1,
     max_len=8,
     patience=30,

@@ -130,10 +130,11 @@ class Trainer:
             # perplexity 57 instead of 52 at bptt 1, and 104 instead of 80 at bptt 4.)
             loss = loss_sum / float(self.config.batch_size * self.config.bptt)
         variables = self.model.trainable_variables
-        grads = tape.gradient(loss, variables)
+        # Dense: the norm of the embedding's sparse gradient would count a word
+        # seen twice in a batch as two entries, not one.
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
         replicas = self.placement.replicas
         if self.strategy is not None:
-            grads = [tf.convert_to_tensor(g) for g in grads]
             grads = tf.distribute.get_replica_context().all_reduce("sum", grads)
         grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
         if self.strategy is not None:  # Keras sums the replicas' gradients once more
