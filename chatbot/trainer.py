@@ -307,7 +307,7 @@ class Trainer:
                 "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
                 "valid_ppl": round(valid_ppl, 3),
                 "seconds": round(seconds, 1),
-                "learning_rate": float(self.optimizer.learning_rate),
+                "learning_rate": float(self.optimizer.learning_rate.numpy()),
             }
         )
         improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
