@@ -200,14 +200,13 @@ class Trainer:
             )
         return streams
 
-    def stream(
-        self, store: ConversationSource, corpus: str, split: str, epoch: int
-    ) -> Iterator[Window]:
+    def eval_stream(self, store: ConversationSource, corpus: str, split: str) -> Iterator[Window]:
+        """All of a split's conversations in full batches, in a fixed order."""
         c = self.config
         convs = encoded_conversations(
             store.iter_conversations(corpus, split), self.vocab, c.max_len
         )
-        rng = np.random.default_rng([c.seed, epoch if split == "train" else 0])
+        rng = np.random.default_rng([c.seed, 0])
         return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
 
     def evaluate(
@@ -216,7 +215,7 @@ class Trainer:
         """(summed loss, tokens) over a split, state carried as in training (every worker
         measures the whole split, so all take the same early-stopping decision)."""
         state, loss_sum, tokens = self.model.zero_state(self.config.batch_size), 0.0, 0
-        for w in self.stream(store, corpus, split, 0):
+        for w in self.eval_stream(store, corpus, split):
             step_loss, step_tokens, state = self.eval_step(
                 w.source, w.target_in, w.target_out, w.reset, state
             )
