@@ -43,6 +43,9 @@ class Config:
         "perplexity (1: never).",
     )
     clip_norm: float = _f(5.0, "Global gradient norm clip.")
+    dropout: float = _f(
+        0.0, "Dropout rate between layers while training (embeddings, outputs; 0: none)."
+    )
     patience: int = _f(3, "Stop after this many epochs without a better validation perplexity.")
     seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
 
@@ -69,6 +72,8 @@ class Config:
             )
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"lr_decay must be in (0, 1]. Received: lr_decay={self.lr_decay}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
         for name in ("learning_rate", "clip_norm"):
             if not getattr(self, name) > 0:
                 raise ConfigError(

@@ -51,7 +51,9 @@ class Seq2Seq(keras.Model):
         zeros = tf.zeros([batch_size, self.config.hidden_units])
         return [zeros] * self.config.state_size
 
-    def _run(self, rnns: list, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+    def _run(
+        self, rnns: list, tokens: tf.Tensor, state: State, noise: tf.Tensor | None
+    ) -> tuple[tf.Tensor, State]:
         # Padding is masked, so a row's state stops at its last real token and
         # an all-padding row (an empty slot) keeps its state unchanged.
         mask = tf.not_equal(tokens, PAD_ID)
@@ -59,17 +61,29 @@ class Seq2Seq(keras.Model):
         new_state: State = []
         for i, layer in enumerate(rnns):
             start = state[i * self.per_layer : (i + 1) * self.per_layer]
+            x = self._drop(x, noise, i)
             x, *layer_state = layer(x, initial_state=start, mask=mask)
             new_state += layer_state
-        return x, new_state
+        return self._drop(x, noise, len(rnns)), new_state
 
-    def encode(self, tokens: tf.Tensor, state: State) -> State:
+    def _drop(self, x: tf.Tensor, noise: tf.Tensor | None, site: int) -> tf.Tensor:
+        """Dropout on the connections between layers, never on the carried state
+        (Zaremba et al., 2014). `noise` is a stateless seed, so a resumed run draws
+        the same masks; None (evaluation, chatting) means no dropout."""
+        if noise is None or not self.config.dropout:
+            return x
+        seed = tf.random.experimental.stateless_fold_in(noise, site)
+        return tf.nn.experimental.stateless_dropout(x, self.config.dropout, seed)
+
+    def encode(self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None) -> State:
         """Read `tokens` [batch, time] starting from `state`; return the state after them."""
-        return self._run(self.encoder_rnns, tokens, state)[1]
+        return self._run(self.encoder_rnns, tokens, state, noise)[1]
 
-    def decode(self, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+    def decode(
+        self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, State]:
         """Decoder outputs [batch, time, hidden] for inputs `tokens`, started from `state`."""
-        return self._run(self.decoder_rnns, tokens, state)
+        return self._run(self.decoder_rnns, tokens, state, noise)
 
     def logits(self, hidden: tf.Tensor) -> tf.Tensor:
         return self.projection(hidden)

@@ -29,6 +29,7 @@ from .config import Config
 from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
 from .distribute import Placement, empty_window, per_replica, share
 from .model import Seq2Seq, State, masked_loss_sum
+from .optim import FusedAdam
 from .vocab import Vocab
 
 
@@ -78,7 +79,7 @@ class Trainer:
             self.model = Seq2Seq(config, len(vocab))
             self.model.build_weights()
             # Clipping is done in the step, on the gradient summed over replicas.
-            self.optimizer = keras.optimizers.Adam(config.learning_rate)
+            self.optimizer = FusedAdam(config.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
             b, k, h = config.batch_size, config.bptt, config.hidden_units
             # Checkpointed copies of the carried state of all slots (the steps pass tensors).
@@ -103,17 +104,22 @@ class Trainer:
             )
             self.gather = tf.function(lambda state: strategy.run(self._gather_rows, args=(state,)))
 
-    def _forward(self, source, target_in, target_out, reset, state: State):
-        """Run `bptt` exchanges; return (summed loss, target tokens, state after them)."""
+    def _forward(self, source, target_in, target_out, reset, state: State, noise=None):
+        """Run `bptt` exchanges; return (summed loss, target tokens, state after them).
+        `noise` (a stateless seed) turns dropout on: training only."""
         loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
+        fold = tf.random.experimental.stateless_fold_in
         for k in range(self.config.bptt):
             if self.config.remember_state:
                 keep = 1.0 - reset[:, k : k + 1]  # zero only the rows starting a conversation
                 state = [s * keep for s in state]
             else:
                 state = [tf.zeros_like(s) for s in state]
-            state = self.model.encode(source[:, k], state)
-            hidden, _ = self.model.decode(target_in[:, k], state)
+            enc_noise, dec_noise = (
+                (None, None) if noise is None else (fold(noise, 2 * k), fold(noise, 2 * k + 1))
+            )
+            state = self.model.encode(source[:, k], state, enc_noise)
+            hidden, _ = self.model.decode(target_in[:, k], state, dec_noise)
             step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
             loss_sum += step_loss
             tokens += step_tokens
@@ -121,8 +127,14 @@ class Trainer:
 
     def _train_step(self, source, target_in, target_out, reset, state: State):
         """One optimizer step on this replica's window (all replicas step together)."""
+        # Dropout masks depend on (seed, step) alone, so a resumed run repeats them.
+        noise = tf.stack(
+            [tf.constant(self.config.seed, tf.int64), tf.cast(self.optimizer.iterations, tf.int64)]
+        )
         with tf.GradientTape() as tape:
-            loss_sum, tokens, state = self._forward(source, target_in, target_out, reset, state)
+            loss_sum, tokens, state = self._forward(
+                source, target_in, target_out, reset, state, noise
+            )
             # Summed over tokens, averaged over the window's exchange slots (of all
             # replicas): every token weighs the same. (A mean over the window's own
             # tokens gave a nearly empty window at an epoch's end, where slots run

@@ -184,3 +184,34 @@ def test_encoded_conversations_skip_single_utterances_and_cut_length():
         1,
         3,
     ]
+
+
+def test_dropout_only_in_training_and_repeatable_from_its_seed():
+    config = TINY.replace(dropout=0.5)
+    trainer = Trainer(config, VOCAB)
+    w = [tf.constant(a) for a in window_of([[("hi", "hello how are you", True)] * 4] * 2, config)]
+    seed = tf.constant([3, 11], tf.int64)
+
+    def run(*noise):  # (loss, encoder state) after the window
+        loss, _, state = trainer._forward(*w, trainer.zero_state(), *noise)
+        return float(loss), state[0].numpy()
+
+    clean, noisy, again, other = run(), run(seed), run(seed), run(seed + 1)
+    scale = np.abs(clean[1]).max()  # an untrained state is small: compare relatively
+    assert np.abs(noisy[1] - clean[1]).max() > 0.1 * scale  # the masks change what is read
+    assert np.abs(other[1] - noisy[1]).max() > 0.1 * scale  # another seed, other masks
+    assert again[0] == noisy[0]  # the masks depend on the seed alone
+    np.testing.assert_array_equal(again[1], noisy[1])
+    # Evaluation (no seed) is the model without dropout.
+    plain = Trainer(TINY, VOCAB)
+    plain.model.set_weights(trainer.model.get_weights())
+    loss, _, state = plain._forward(*w, plain.zero_state())
+    assert float(loss) == pytest.approx(clean[0])
+    np.testing.assert_allclose(state[0], clean[1], atol=1e-6)
+
+
+def test_dropout_rate_is_checked():
+    from chatbot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dropout must be in \[0, 1\). Received: dropout=1.0"):
+        TINY.replace(dropout=1.0)

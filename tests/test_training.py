@@ -79,15 +79,19 @@ def test_save_then_load_gives_identical_outputs(store, corpus):
     ]
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
-    train(store, corpus, "straight", TINY, checkpoint_every=1)
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus, dropout):
+    config = TINY.replace(dropout=dropout)  # dropout: the masks must come back too
+    train(store, corpus, "straight", config, checkpoint_every=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(store, corpus, "crashed", TINY, reporter=CrashAfter(epoch=2, n=3), checkpoint_every=1)
+        train(
+            store, corpus, "crashed", config, reporter=CrashAfter(epoch=2, n=3), checkpoint_every=1
+        )
     saved = json.loads(
         (models_root(store) / "crashed" / "checkpoints/last/train_state.json").read_text()
     )
     assert (saved["epoch"], saved["cursor"]) == (1, 2)  # the crash came before window 3 was saved
-    state = train(store, corpus, "crashed", TINY, resume=True)
+    state = train(store, corpus, "crashed", config, resume=True)
     assert state.epoch == 2
     for x, y in zip(weights_of(store, "straight"), weights_of(store, "crashed"), strict=True):
         np.testing.assert_allclose(x, y, atol=1e-6)
