@@ -215,3 +215,23 @@ def test_dropout_rate_is_checked():
 
     with pytest.raises(ConfigError, match=r"dropout must be in \[0, 1\). Received: dropout=1.0"):
         TINY.replace(dropout=1.0)
+
+
+@pytest.mark.parametrize("bptt", [1, 2])
+def test_lanes_compute_the_same_window(bptt):
+    """The batch as two groups of rows side by side gives the same loss and state."""
+    config = TINY.replace(batch_size=4, bptt=bptt)
+    one, two = Trainer(config, VOCAB, lanes=1), Trainer(config, VOCAB, lanes=2)
+    two.model.set_weights(one.model.get_weights())
+    rows = [
+        [("hi", "hello", True), ("how are you", "fine", False)],
+        [("nice day", "thanks", True), ("what is your name", "bob", False)],
+        [("hello", "hi", True), ("bob", "nice day", True)],
+        [("fine", "how are you", True), ("thanks", "hi", False)],
+    ]
+    w = [tf.constant(a[:, :bptt]) for a in window_of(rows, config)]
+    a, b = one._forward(*w, one.zero_state()), two._forward(*w, two.zero_state())
+    assert float(a[0]) == pytest.approx(float(b[0]), rel=1e-6)
+    assert float(a[1]) == float(b[1])
+    for x, y in zip(a[2], b[2], strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-6)

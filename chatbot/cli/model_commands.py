@@ -104,6 +104,9 @@ def train(
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
       chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
     """
+    from ..threads import prefer_parallel_ops
+
+    prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
     from ..config import Config
     from ..distribute import make_strategy
     from ..ingest import check_name
