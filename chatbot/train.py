@@ -15,9 +15,10 @@ from .checkpoint import ModelDir
 from .config import Config
 from .distribute import Placement
 from .errors import StoreError
+from .progress import Reporter, Silent, TrainState
 from .shards import ShardCorpus
 from .store import Store
-from .trainer import Reporter, Silent, Trainer, TrainState
+from .trainer import Trainer
 from .vocab import Vocab
 
 

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol
 
 import numpy as np
 
@@ -30,34 +27,8 @@ from .data import ConversationSource, Window, bucketed, encoded_conversations, w
 from .distribute import Placement, empty_window, per_replica, share
 from .model import Seq2Seq, State, masked_loss_sum
 from .optim import FusedAdam
+from .progress import Reporter, TrainState, perplexity
 from .vocab import Vocab
-
-
-@dataclass
-class TrainState:
-    """What a checkpoint needs beyond tensors to continue exactly where it stopped."""
-
-    epoch: int = 0  # epochs completed
-    cursor: int = 0  # windows done in the current epoch
-    step: int = 0  # optimizer steps in all
-    loss_sum: float = 0.0  # summed training loss so far in this epoch
-    tokens: int = 0  # target tokens so far in this epoch
-    best_valid_ppl: float | None = None
-    bad_epochs: int = 0
-    stopped: str | None = None
-    history: list[dict] = field(default_factory=list)
-
-
-class Reporter(Protocol):
-    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None: ...
-    def window(self, loss_sum: float, tokens: int) -> None: ...
-    def epoch_end(self, metrics: dict) -> None: ...
-
-
-class Silent:
-    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None: ...
-    def window(self, loss_sum: float, tokens: int) -> None: ...
-    def epoch_end(self, metrics: dict) -> None: ...
 
 
 def default_lanes(config: Config, batch: int) -> int:
@@ -66,10 +37,6 @@ def default_lanes(config: Config, batch: int) -> int:
     of the next); with bptt 1 there is one chain, so the batch is halved (on 2
     cores: 71 -> 58 ms a step; halving at bptt 4 made it slower, 202 -> 220 ms)."""
     return 2 if config.bptt == 1 and batch % 2 == 0 and batch >= 32 else 1
-
-
-def perplexity(loss_sum: float, tokens: int) -> float:
-    return math.exp(min(loss_sum / tokens, 50.0)) if tokens else float("nan")
 
 
 class Trainer:

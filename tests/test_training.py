@@ -174,7 +174,8 @@ def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, cor
     """The ablation (conversations side by side) and Trainer.evaluate (bptt windows)
     are separate code; carried and reset must agree with them exactly."""
     from chatbot.evaluate import ablation_report, split_conversations
-    from chatbot.trainer import Trainer, perplexity
+    from chatbot.progress import perplexity
+    from chatbot.trainer import Trainer
 
     train(store, corpus, "m", TINY)
     bot = Chatbot.load("m", db=store.path)
