@@ -39,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chatbot.threads import prefer_parallel_ops  # noqa: E402
 
 # As `chatbot train` runs. Both trainers share the process, so the Keras
-# baseline runs with the same threads (with TensorFlow's defaults it was not
-# faster here: 5,400-6,400 target tokens/s against 7,200).
+# baseline runs with the same threads (its speed showed no consistent
+# difference: 5,400-6,400 target tokens/s with TensorFlow's defaults,
+# 4,800-7,200 with these, on this 2-core machine).
 prefer_parallel_ops()
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
