@@ -70,9 +70,9 @@ class Seq2Seq(keras.Model):
         """Dropout on the connections between layers, never on the carried state
         (Zaremba et al., 2014). `noise` is a stateless seed, so a resumed run draws
         the same masks; None (evaluation, chatting) means no dropout."""
-        if noise is None or not self.config.dropout:
+        seed = derive_noise(noise, site)
+        if seed is None or not self.config.dropout:
             return x
-        seed = tf.random.experimental.stateless_fold_in(noise, site)
         return tf.nn.experimental.stateless_dropout(x, self.config.dropout, seed)
 
     def encode(self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None) -> State:
@@ -102,6 +102,11 @@ class Seq2Seq(keras.Model):
         tokens = tf.ones([1, 2], dtype=tf.int32)
         hidden, _ = self.decode(tokens, self.encode(tokens, self.zero_state(1)))
         self.logits(hidden)
+
+
+def derive_noise(noise: tf.Tensor | None, index: int) -> tf.Tensor | None:
+    """A distinct stateless seed for each place that draws dropout masks (None stays None)."""
+    return None if noise is None else tf.random.experimental.stateless_fold_in(noise, index)
 
 
 def masked_loss_sum(

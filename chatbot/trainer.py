@@ -25,7 +25,7 @@ from .checkpoint import ModelDir
 from .config import Config
 from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
 from .distribute import Placement, empty_window, per_replica, share
-from .model import Seq2Seq, State, masked_loss_sum
+from .model import Seq2Seq, State, derive_noise, masked_loss_sum
 from .optim import FusedAdam
 from .progress import Reporter, TrainState, perplexity
 from .vocab import Vocab
@@ -96,11 +96,6 @@ class Trainer:
         parts = []
         for i in range(self.lanes):
             rows = slice(i * n, (i + 1) * n)
-            lane_noise = (
-                None
-                if noise is None
-                else tf.random.experimental.stateless_fold_in(noise, 1_000_000 + i)
-            )
             parts.append(
                 self._forward_rows(
                     source[rows],
@@ -108,7 +103,7 @@ class Trainer:
                     target_out[rows],
                     reset[rows],
                     [s[rows] for s in state],
-                    lane_noise,
+                    derive_noise(noise, 1_000_000 + i),  # apart from the exchanges' seeds
                 )
             )
         loss_sum = tf.add_n([p[0] for p in parts])
@@ -117,18 +112,14 @@ class Trainer:
 
     def _forward_rows(self, source, target_in, target_out, reset, state: State, noise=None):
         loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
-        fold = tf.random.experimental.stateless_fold_in
         for k in range(self.config.bptt):
             if self.config.remember_state:
                 keep = 1.0 - reset[:, k : k + 1]  # zero only the rows starting a conversation
                 state = [s * keep for s in state]
             else:
                 state = [tf.zeros_like(s) for s in state]
-            enc_noise, dec_noise = (
-                (None, None) if noise is None else (fold(noise, 2 * k), fold(noise, 2 * k + 1))
-            )
-            state = self.model.encode(source[:, k], state, enc_noise)
-            hidden, _ = self.model.decode(target_in[:, k], state, dec_noise)
+            state = self.model.encode(source[:, k], state, derive_noise(noise, 2 * k))
+            hidden, _ = self.model.decode(target_in[:, k], state, derive_noise(noise, 2 * k + 1))
             step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
             loss_sum += step_loss
             tokens += step_tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,21 @@ def test_ci_runs_the_readme_commands():
     install, test = [line for line in block.strip().splitlines() if line]
     assert 'pip install -e ".[test]"' in install and 'pip install -e ".[test]"' in ci
     assert test in ci.splitlines()
+
+
+def test_training_threads_are_set_before_tensorflow_starts():
+    code = (
+        "import os, sys\nfrom chatbot.threads import prefer_parallel_ops\n"
+        "os.environ['TF_NUM_INTEROP_THREADS'] = '7'  # the user's own value\n"
+        "first = prefer_parallel_ops()\n"
+        "print(first, os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS'])\n"
+        "del os.environ['TF_NUM_INTRAOP_THREADS']\n"
+        "sys.modules['tensorflow'] = sys  # as if TensorFlow had started: too late\n"
+        "print(prefer_parallel_ops(), 'TF_NUM_INTRAOP_THREADS' in os.environ)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_NUM_")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.split("\n")
+    assert out[0] == "True 1 7"
+    assert out[1] == "False False"

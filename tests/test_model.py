@@ -235,3 +235,22 @@ def test_lanes_compute_the_same_window(bptt):
     assert float(a[1]) == float(b[1])
     for x, y in zip(a[2], b[2], strict=True):
         np.testing.assert_allclose(x, y, atol=1e-6)
+
+
+def test_fused_adam_matches_keras_adam():
+    from chatbot._tf import keras
+    from chatbot.optim import FusedAdam
+
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)]
+    grads = [[rng.normal(size=x.shape).astype(np.float32) for x in start] for _ in range(3)]
+    results = []
+    for cls in (keras.optimizers.Adam, FusedAdam):
+        weights = [keras.Variable(x) for x in start]
+        optimizer = cls(0.01)
+        for g in grads:
+            optimizer.apply_gradients(zip(map(tf.constant, g), weights, strict=True))
+        results.append([w.numpy() for w in weights])
+    for keras_w, fused_w, first in zip(*results, start, strict=True):
+        assert np.abs(keras_w - first).max() > 1e-3  # the steps moved the weights
+        np.testing.assert_allclose(fused_w, keras_w, atol=1e-6)
