@@ -225,21 +225,30 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--bptt", type=int, default=None, help="default: Config's")
+    parser.add_argument(
+        "--update-every", type=int, default=None, help="exchanges per step; default: Config's"
+    )
     parser.add_argument("--learning-rate", type=float, default=None, help="default: Config's")
     parser.add_argument("--skip-keras", action="store_true", help="only time chatbot")
     args = parser.parse_args()
     if not (SHARED / "corpora" / "dailydialog").is_dir():
         sys.exit("bench_train needs ../shared/corpora beside the project")
     from chatbot.config import Config
+    from chatbot.errors import ConfigError
     from chatbot.vocab import Vocab
 
     cfg = Config(
         vocab_size=8000, embed_dim=128, hidden_units=256, batch_size=64, max_len=20, min_count=1
     )
-    if args.bptt:
-        cfg = cfg.replace(bptt=args.bptt)
-    if args.learning_rate:
-        cfg = cfg.replace(learning_rate=args.learning_rate)
+    changes = {
+        "bptt": args.bptt,
+        "update_every": args.update_every,
+        "learning_rate": args.learning_rate,
+    }
+    try:
+        cfg = cfg.replace(**{k: v for k, v in changes.items() if v})
+    except ConfigError as e:
+        parser.error(str(e))
     peak = matmul_peak()
     with tempfile.TemporaryDirectory() as tmp:
         store = ingest_dailydialog(Path(tmp) / "bench.db")
@@ -265,6 +274,7 @@ def main() -> None:
                     "max_len": 20,
                 },
                 "bptt": cfg.bptt,
+                "update_every": cfg.update_every,
                 "threads": {
                     "intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS"),
                     "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS"),

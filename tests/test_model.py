@@ -254,3 +254,48 @@ def test_fused_adam_matches_keras_adam():
     for keras_w, fused_w, first in zip(*results, start, strict=True):
         assert np.abs(keras_w - first).max() > 1e-3  # the steps moved the weights
         np.testing.assert_allclose(fused_w, keras_w, atol=1e-6)
+
+
+@pytest.mark.parametrize("parts", [4, 2])
+def test_exchange_shares_add_up_to_the_window_gradient(parts):
+    """One backward pass splits the window's gradient into one share per group of exchanges."""
+    trainer = Trainer(TINY, VOCAB)
+    rows = [
+        [("hi", "hello", True), ("how are you", "fine", False)]
+        + [("nice day", "thanks", False), ("what is your name", "bob", False)],
+        [("bob", "hi", True), ("thanks", "nice day", False)]
+        + [("hello", "how are you", True), ("fine", "what is your name", False)],
+    ]
+    w = [tf.constant(a) for a in window_of(rows, TINY)]
+    *_, (whole,) = trainer.gradients(*w, trainer.zero_state(), parts=1)
+    *_, shares = trainer.gradients(*w, trainer.zero_state(), parts=parts)
+    assert len(shares) == parts
+    for i, part in enumerate(whole):
+        total = sum(tf.convert_to_tensor(s[i]) for s in shares)
+        # The window's loss is a mean over bptt x batch slots, a share's over
+        # bptt / parts x batch.
+        np.testing.assert_allclose(total / parts, tf.convert_to_tensor(part), atol=1e-6)
+    names = [v.path for v in trainer.model.trainable_variables]
+    projection = names.index("output_projection/kernel")
+    first, second = (tf.convert_to_tensor(s[projection]) for s in shares[:2])
+    assert np.abs(first - second).max() > 1e-4  # each share is its own exchanges'
+
+
+@pytest.mark.parametrize(("update_every", "steps"), [(1, 4), (2, 2), (4, 1)])
+def test_optimizer_steps_per_window(update_every, steps):
+    config = TINY.replace(update_every=update_every)
+    trainer = Trainer(config, VOCAB)
+    w = window_of([[("hi", "hello", True)] * 4] * 2, config)
+    trainer.train_step(*w, trainer.zero_state())
+    assert int(trainer.optimizer.iterations) == steps
+
+
+def test_update_every_is_checked():
+    from chatbot.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match="update_every must divide bptt. Received: update_every=3"
+    ):
+        TINY.replace(update_every=3)
+    with pytest.raises(ConfigError, match="update_every must be a positive integer"):
+        TINY.replace(update_every=0)
