@@ -122,3 +122,24 @@ def per_replica(strategy: tf.distribute.Strategy, placement: Placement, values: 
     return strategy.experimental_distribute_values_from_function(
         lambda ctx: values[ctx.replica_id_in_sync_group - first]
     )
+
+
+def any_left(
+    strategy: tf.distribute.Strategy | None, placement: Placement, windows: list[Window | None]
+) -> bool:
+    """Whether any replica in the cluster still has a window this epoch."""
+    mine = [float(w is not None) for w in windows]
+    if strategy is None:
+        return bool(mine[0])
+    flags = per_replica(strategy, placement, [tf.constant(f) for f in mine])
+    return float(strategy.reduce("sum", flags, axis=None)) > 0
+
+
+def gather_rows(state: list[tf.Tensor], local_batch: int, total: int) -> list[tf.Tensor]:
+    """Every replica's slots of the carried state, in global order (for checkpoints;
+    run in replica context): each replica writes its rows into zeros at its offset,
+    and the sum joins them."""
+    ctx = tf.distribute.get_replica_context()
+    first = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local_batch
+    padded = [tf.pad(s, [[first, total - first - local_batch], [0, 0]]) for s in state]
+    return ctx.all_reduce("sum", padded)

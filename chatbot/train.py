@@ -1,5 +1,6 @@
-"""`train()`: prepare a model folder (or reopen one to resume), run the Trainer
-(trainer.py), and register the model and its metrics in the store.
+"""`train()`: prepare a model folder (or reopen one to resume), run epochs of
+the Trainer's compiled step (trainer.py), and register the model and its
+metrics in the store.
 
 Under a multi-worker strategy every worker runs this; only the chief writes
 the model folder and the store.
@@ -8,14 +9,18 @@ the model folder and the store.
 from __future__ import annotations
 
 import tempfile
+import time
+from itertools import islice
 from pathlib import Path
 
 from ._tf import tf
 from .checkpoint import ModelDir
 from .config import Config
-from .distribute import Placement
+from .data import ConversationSource
+from .distribute import Placement, any_left, empty_window
 from .errors import StoreError
-from .progress import Reporter, Silent, TrainState
+from .model import State
+from .progress import Reporter, Silent, TrainState, perplexity
 from .shards import ShardCorpus
 from .store import Store
 from .trainer import Trainer
@@ -87,7 +92,8 @@ def train(
                 name, corpus, str(model_dir.path), config.to_json(), {"status": "training"}
             )
         log_dir = str(model_dir.logs) if tensorboard and chief else None
-        state = trainer.fit(
+        state = run_epochs(
+            trainer,
             data,
             corpus,
             model_dir,
@@ -107,3 +113,89 @@ def train(
         }
         store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
     return state
+
+
+def run_epochs(
+    trainer: Trainer,
+    store: ConversationSource,
+    corpus: str,
+    model_dir: ModelDir,
+    state: TrainState,
+    carried: State,
+    reporter: Reporter,
+    checkpoint_every: int = 50,
+    log_dir: str | None = None,
+) -> TrainState:
+    """Epochs of windows through the trainer's compiled step: the last checkpoint
+    every `checkpoint_every` windows, validation, early stopping and the best
+    checkpoint after each epoch."""
+    c = trainer.config
+    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+    total = store.exchange_count(corpus, "train") // (c.batch_size * c.bptt) + 1
+    while state.epoch < c.epochs and not state.stopped:
+        started = time.perf_counter()
+        reporter.epoch_start(state.epoch + 1, total, state.cursor)
+        streams = [
+            islice(s, state.cursor, None) for s in trainer.train_streams(store, corpus, state.epoch)
+        ]
+        empty = empty_window(trainer.local_batch, c.bptt)
+        while any_left(trainer.strategy, trainer.placement, ws := [next(s, None) for s in streams]):
+            loss, tokens, carried = trainer.run_step([w or empty for w in ws], carried)
+            state.cursor, state.step = state.cursor + 1, state.step + 1
+            state.loss_sum += loss
+            state.tokens += tokens
+            reporter.window(loss, tokens)
+            if writer:
+                with writer.as_default():
+                    tf.summary.scalar("train/loss", loss / max(tokens, 1), state.step)
+            if state.cursor % checkpoint_every == 0:
+                trainer.save(model_dir, "last", state, carried)
+        carried = _end_epoch(
+            trainer, store, corpus, model_dir, state, time.perf_counter() - started
+        )
+        reporter.epoch_end(state.history[-1])
+        if writer:
+            with writer.as_default():
+                tf.summary.scalar("valid/perplexity", state.history[-1]["valid_ppl"], state.epoch)
+    return state
+
+
+def _end_epoch(
+    trainer: Trainer,
+    store: ConversationSource,
+    corpus: str,
+    model_dir: ModelDir,
+    state: TrainState,
+    seconds: float,
+) -> State:
+    valid_loss, valid_tokens = trainer.evaluate(store, corpus, "valid")
+    if not valid_tokens:  # a corpus too small for a validation split: judge on train
+        valid_loss, valid_tokens = state.loss_sum, state.tokens
+    valid_ppl = perplexity(valid_loss, valid_tokens)
+    state.history.append(
+        {
+            "epoch": state.epoch + 1,
+            "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
+            "valid_ppl": round(valid_ppl, 3),
+            "seconds": round(seconds, 1),
+            "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
+        }
+    )
+    improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
+    state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
+    state.bad_epochs = 0 if improved else state.bad_epochs + 1
+    if not improved:  # a plateau: smaller steps (the rate is checkpointed with Adam)
+        lr = trainer.optimizer.learning_rate
+        lr.assign(lr * trainer.config.lr_decay)
+    state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
+    if state.bad_epochs >= trainer.config.patience:
+        state.stopped = (
+            f"early stopping: no better validation perplexity in {state.bad_epochs} epochs"
+        )
+    elif state.epoch >= trainer.config.epochs:
+        state.stopped = f"finished {state.epoch} epochs"
+    zero = trainer.zero_state()
+    if improved:
+        trainer.save(model_dir, "best", state, zero)
+    trainer.save(model_dir, "last", state, zero)
+    return zero

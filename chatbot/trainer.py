@@ -1,9 +1,8 @@
-"""The training loop: conversation streams in, checkpoints and metrics out.
+"""The Trainer: a model, its optimizer, and the compiled training and evaluation
+steps over windows of conversation streams; checkpoints of all of it.
 
-`Trainer.fit()` runs epochs of windows through one compiled step, measures
-validation perplexity after each epoch, keeps the best checkpoint, and stops
-early when validation stops improving. Under a tf.distribute strategy each
-replica steps on its own share of the conversations (distribute.py).
+`train.run_epochs()` drives it epoch by epoch. Under a tf.distribute strategy
+each replica steps on its own share of the conversations (distribute.py).
 
 Resuming is exact: the last checkpoint holds the weights, the optimizer, the
 carried state and the data cursor (windows done in the epoch); the epoch's
@@ -14,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import Iterator
-from itertools import islice
 
 import numpy as np
 
@@ -24,10 +21,10 @@ from ._tf import keras, tf
 from .checkpoint import ModelDir
 from .config import Config
 from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
-from .distribute import Placement, empty_window, per_replica, share
+from .distribute import Placement, gather_rows, per_replica, share
 from .model import Seq2Seq, State, derive_noise, masked_loss_sum
 from .optim import FusedAdam
-from .progress import Reporter, TrainState, perplexity
+from .progress import TrainState
 from .vocab import Vocab
 
 
@@ -82,7 +79,11 @@ class Trainer:
             self.train_step = tf.function(
                 lambda *args: strategy.run(self._train_step, args=args), reduce_retracing=True
             )
-            self.gather = tf.function(lambda state: strategy.run(self._gather_rows, args=(state,)))
+            self.gather = tf.function(
+                lambda state: strategy.run(
+                    gather_rows, args=(state, self.local_batch, config.batch_size)
+                )
+            )
 
     def _forward(self, source, target_in, target_out, reset, state: State, noise=None, copies=None):
         """Run `bptt` exchanges; return (summed loss, target tokens, state after them).
@@ -198,15 +199,6 @@ class Trainer:
             grads = [g / replicas for g in grads]
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
 
-    def _gather_rows(self, state: State) -> State:
-        """Every replica's slots of the carried state, in global order (for checkpoints):
-        each replica writes its rows into zeros at its offset, and the sum joins them."""
-        ctx = tf.distribute.get_replica_context()
-        b, total = self.local_batch, self.config.batch_size
-        first = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * b
-        padded = [tf.pad(s, [[first, total - first - b], [0, 0]]) for s in state]
-        return ctx.all_reduce("sum", padded)
-
     def zero_state(self) -> State:
         """The carried state of this process's slots (per replica under a strategy)."""
         zeros = self.model.zero_state(self.local_batch)
@@ -230,14 +222,6 @@ class Trainer:
         loss, tokens, carried = self.train_step(*args, carried)
         total = [self.strategy.reduce("sum", x, axis=None) for x in (loss, tokens)]
         return float(total[0]), int(total[1]), carried
-
-    def any_left(self, windows: list[Window | None]) -> bool:
-        """Whether any replica in the cluster still has a window this epoch."""
-        mine = [float(w is not None) for w in windows]
-        if self.strategy is None:
-            return bool(mine[0])
-        flags = self._per_replica([tf.constant(f) for f in mine])
-        return float(self.strategy.reduce("sum", flags, axis=None)) > 0
 
     def train_streams(
         self, store: ConversationSource, corpus: str, epoch: int
@@ -298,87 +282,3 @@ class Trainer:
             self._per_replica([s[r * b : (r + 1) * b] for r in self.placement.local_ids])
             for s in carried
         ]
-
-    def fit(
-        self,
-        store: ConversationSource,
-        corpus: str,
-        model_dir: ModelDir,
-        state: TrainState,
-        carried: State,
-        reporter: Reporter,
-        checkpoint_every: int = 50,
-        log_dir: str | None = None,
-    ) -> TrainState:
-        c = self.config
-        writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-        total = store.exchange_count(corpus, "train") // (c.batch_size * c.bptt) + 1
-        while state.epoch < c.epochs and not state.stopped:
-            started = time.perf_counter()
-            reporter.epoch_start(state.epoch + 1, total, state.cursor)
-            streams = [
-                islice(s, state.cursor, None)
-                for s in self.train_streams(store, corpus, state.epoch)
-            ]
-            empty = empty_window(self.local_batch, c.bptt)
-            while self.any_left(ws := [next(s, None) for s in streams]):
-                loss, tokens, carried = self.run_step([w or empty for w in ws], carried)
-                state.cursor, state.step = state.cursor + 1, state.step + 1
-                state.loss_sum += loss
-                state.tokens += tokens
-                reporter.window(loss, tokens)
-                if writer:
-                    with writer.as_default():
-                        tf.summary.scalar("train/loss", loss / max(tokens, 1), state.step)
-                if state.cursor % checkpoint_every == 0:
-                    self.save(model_dir, "last", state, carried)
-            carried = self._end_epoch(
-                store, corpus, model_dir, state, time.perf_counter() - started
-            )
-            reporter.epoch_end(state.history[-1])
-            if writer:
-                with writer.as_default():
-                    tf.summary.scalar(
-                        "valid/perplexity", state.history[-1]["valid_ppl"], state.epoch
-                    )
-        return state
-
-    def _end_epoch(
-        self,
-        store: ConversationSource,
-        corpus: str,
-        model_dir: ModelDir,
-        state: TrainState,
-        seconds: float,
-    ) -> State:
-        valid_loss, valid_tokens = self.evaluate(store, corpus, "valid")
-        if not valid_tokens:  # a corpus too small for a validation split: judge on train
-            valid_loss, valid_tokens = state.loss_sum, state.tokens
-        valid_ppl = perplexity(valid_loss, valid_tokens)
-        state.history.append(
-            {
-                "epoch": state.epoch + 1,
-                "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
-                "valid_ppl": round(valid_ppl, 3),
-                "seconds": round(seconds, 1),
-                "learning_rate": float(self.optimizer.learning_rate.numpy()),
-            }
-        )
-        improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
-        state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
-        state.bad_epochs = 0 if improved else state.bad_epochs + 1
-        if not improved:  # a plateau: smaller steps (the rate is checkpointed with Adam)
-            lr = self.optimizer.learning_rate
-            lr.assign(lr * self.config.lr_decay)
-        state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
-        if state.bad_epochs >= self.config.patience:
-            state.stopped = (
-                f"early stopping: no better validation perplexity in {state.bad_epochs} epochs"
-            )
-        elif state.epoch >= self.config.epochs:
-            state.stopped = f"finished {state.epoch} epochs"
-        zero = self.zero_state()
-        if improved:
-            self.save(model_dir, "best", state, zero)
-        self.save(model_dir, "last", state, zero)
-        return zero
