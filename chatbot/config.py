@@ -35,8 +35,9 @@ class Config:
     bptt: int = _f(4, "Exchanges that gradients flow back through (truncated BPTT).")
     update_every: int = _f(
         1,
-        "Exchanges per optimizer step: a bptt window's gradient is split into shares "
-        "of this many exchanges, applied one after another (bptt: one step per window).",
+        "Exchanges per optimizer step (a divisor of bptt): a window's gradient is split "
+        "into shares of this many exchanges, applied one after another; equal to bptt: "
+        "one step per window.",
     )
     epochs: int = _f(10, "Passes over the training split.")
     # A step averages over batch_size x update_every exchange slots; at the
