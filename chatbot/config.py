@@ -40,9 +40,10 @@ class Config:
         "one step per window.",
     )
     epochs: int = _f(10, "Passes over the training split.")
-    # A step averages over batch_size x update_every exchange slots; at the
-    # reference shape 0.008 beat 0.006 and 0.010 per epoch on DailyDialog with a
-    # step per exchange (README, Benchmarks).
+    # A step averages over batch_size x update_every exchange slots. At the
+    # reference shape 0.008 beat 0.006 and 0.010 over 2 epochs of DailyDialog at
+    # bptt 1 (as many steps as update_every 1); over 6 epochs with a step per
+    # exchange, 0.004 reached the same best (README, Benchmarks).
     learning_rate: float = _f(8e-3, "Adam learning rate.")
     lr_decay: float = _f(
         0.5,
