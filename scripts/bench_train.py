@@ -6,7 +6,10 @@ Reference shape: vocabulary 8000, embedding 128, LSTM 256, batch 64, max length
 the same number of epochs on the same training conversations (`--conversations`
 caps them to keep the run short) and are scored on the same validation split
 after every epoch (outside the timed part), so learning per epoch is compared
-epoch by epoch.
+epoch by epoch. The order of the data and the initial weights alone move one
+run's validation perplexity by a few percent (DailyDialog, 2 epochs: Keras's
+seeds 0 and 1 differ by 3.6% and 3.0%), so `--seeds N` repeats both trainers
+with seeds 0..N-1 and compares the means.
 
 - `chatbot`: chatbot's Trainer (conversation streams, carried state, bucketing,
   loss and output projection on real tokens only).
@@ -106,8 +109,9 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
     src_tokens = tgt_tokens = 0
     seconds, valid = 0.0, []
     for epoch in range(epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
         stream = windows(
-            bucketed(iter(convs), cfg.batch_size, np.random.default_rng(epoch)),
+            bucketed(iter(convs), cfg.batch_size, rng),
             cfg.batch_size,
             cfg.bptt,
         )
@@ -203,18 +207,25 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs) -> dict:
     }
 
 
+def combine(runs: list[dict]) -> dict:
+    """One trainer's runs over several seeds: times and tokens add up; losses per seed."""
+    total = {k: sum(r[k] for r in runs) for k in ("seconds", "source_tokens", "target_tokens")}
+    return {**total, "valid_loss": [r["valid_loss"] for r in runs]}
+
+
 def summarize(result: dict, cfg, peak: float) -> dict:
     per_src, per_tgt = flops_per_token(cfg)
     flops = 3 * (result["source_tokens"] * per_src + result["target_tokens"] * per_tgt)
     gflops = flops / result["seconds"] / 1e9
+    per_seed = [[math.exp(v) for v in losses] for losses in result["valid_loss"]]
+    mean = [sum(epoch) / len(epoch) for epoch in zip(*per_seed, strict=True)]
     return {
         "seconds": round(result["seconds"], 1),
         "target_tokens_per_second": round(result["target_tokens"] / result["seconds"]),
         "useful_gflops": round(gflops, 1),
         "fraction_of_peak": round(gflops / peak, 3),
-        "valid_loss": round(result["valid_loss"][-1], 4),
-        "valid_ppl": round(math.exp(result["valid_loss"][-1]), 2),
-        "valid_ppl_by_epoch": [round(math.exp(v), 2) for v in result["valid_loss"]],
+        "valid_ppl_by_epoch": [round(p, 2) for p in mean],  # mean over seeds
+        "valid_ppl_by_epoch_per_seed": [[round(p, 2) for p in seed] for seed in per_seed],
     }
 
 
@@ -229,8 +240,13 @@ def main() -> None:
         "--update-every", type=int, default=None, help="exchanges per step; default: Config's"
     )
     parser.add_argument("--learning-rate", type=float, default=None, help="default: Config's")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="repeat with seeds 0..N-1; compare the means"
+    )
     parser.add_argument("--skip-keras", action="store_true", help="only time chatbot")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds {args.seeds}: needs at least 1")
     if not (SHARED / "corpora" / "dailydialog").is_dir():
         sys.exit("bench_train needs ../shared/corpora beside the project")
     from chatbot.config import Config
@@ -256,12 +272,13 @@ def main() -> None:
             (t for c in store.iter_conversations("dd", "train") for t in c), cfg.vocab_size
         )
         convs = training_conversations(store, vocab, cfg, args.conversations)
-        ours = summarize(bench_chatbot(store, vocab, cfg, convs, args.epochs), cfg, peak["gflops"])
+        seeds = [cfg.replace(seed=s) for s in range(args.seeds)]
+        runs = [bench_chatbot(store, vocab, c, convs, args.epochs) for c in seeds]
+        ours = summarize(combine(runs), cfg, peak["gflops"])
         base = None
         if not args.skip_keras:
-            base = summarize(
-                bench_keras_fit(store, vocab, cfg, convs, args.epochs), cfg, peak["gflops"]
-            )
+            runs = [bench_keras_fit(store, vocab, c, convs, args.epochs) for c in seeds]
+            base = summarize(combine(runs), cfg, peak["gflops"])
     print(
         json.dumps(
             {
@@ -281,6 +298,7 @@ def main() -> None:
                 },
                 "conversations": len(convs),
                 "epochs": args.epochs,
+                "seeds": args.seeds,
                 "matmul_peak": peak,
                 "chatbot": ours,
                 "keras_fit": base,
