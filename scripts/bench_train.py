@@ -207,6 +207,13 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs) -> dict:
     }
 
 
+def logged(name: str, cfg, run: dict) -> dict:
+    """Report each finished run on stderr: a run of several seeds takes a while."""
+    ppl = ", ".join(f"{math.exp(v):.2f}" for v in run["valid_loss"])
+    print(f"{name} seed {cfg.seed}: {run['seconds']:.0f} s, valid ppl {ppl}", file=sys.stderr)
+    return run
+
+
 def combine(runs: list[dict]) -> dict:
     """One trainer's runs over several seeds: times and tokens add up; losses per seed."""
     total = {k: sum(r[k] for r in runs) for k in ("seconds", "source_tokens", "target_tokens")}
@@ -273,11 +280,16 @@ def main() -> None:
         )
         convs = training_conversations(store, vocab, cfg, args.conversations)
         seeds = [cfg.replace(seed=s) for s in range(args.seeds)]
-        runs = [bench_chatbot(store, vocab, c, convs, args.epochs) for c in seeds]
+        runs = [
+            logged("chatbot", c, bench_chatbot(store, vocab, c, convs, args.epochs)) for c in seeds
+        ]
         ours = summarize(combine(runs), cfg, peak["gflops"])
         base = None
         if not args.skip_keras:
-            runs = [bench_keras_fit(store, vocab, c, convs, args.epochs) for c in seeds]
+            runs = [
+                logged("keras_fit", c, bench_keras_fit(store, vocab, c, convs, args.epochs))
+                for c in seeds
+            ]
             base = summarize(combine(runs), cfg, peak["gflops"])
     print(
         json.dumps(
