@@ -168,7 +168,8 @@ def _end_epoch(
     state: TrainState,
     seconds: float,
 ) -> State:
-    valid_loss, valid_tokens = trainer.evaluate(store, corpus, "valid")
+    with trainer.averaged():
+        valid_loss, valid_tokens = trainer.evaluate(store, corpus, "valid")
     if not valid_tokens:  # a corpus too small for a validation split: judge on train
         valid_loss, valid_tokens = state.loss_sum, state.tokens
     valid_ppl = perplexity(valid_loss, valid_tokens)
@@ -195,7 +196,8 @@ def _end_epoch(
     elif state.epoch >= trainer.config.epochs:
         state.stopped = f"finished {state.epoch} epochs"
     zero = trainer.zero_state()
-    if improved:
-        trainer.save(model_dir, "best", state, zero)
+    if improved:  # the weights that were validated: the average
+        with trainer.averaged():
+            trainer.save(model_dir, "best", state, zero)
     trainer.save(model_dir, "last", state, zero)
     return zero

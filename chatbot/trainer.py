@@ -63,8 +63,15 @@ class Trainer:
             self.carried = [
                 tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
             ]
+            # The running average of the weights (config.weight_average).
+            self.average = [
+                tf.Variable(v.value, trainable=False) for v in self.model.trainable_variables
+            ]
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model.checkpointable(), optimizer=self.optimizer, carried=self.carried
+            model=self.model.checkpointable(),
+            optimizer=self.optimizer,
+            carried=self.carried,
+            average=self.average,
         )
         window_spec = [tf.TensorSpec([b, k, None], tf.int32)] * 3 + [
             tf.TensorSpec([b, k], tf.float32)
@@ -76,9 +83,7 @@ class Trainer:
             local_state = [tf.TensorSpec([self.local_batch, h], tf.float32)] * config.state_size
             self.train_step = tf.function(self._train_step, input_signature=[*local, local_state])
         else:
-            self.train_step = tf.function(
-                lambda *args: strategy.run(self._train_step, args=args), reduce_retracing=True
-            )
+            self.train_step = tf.function(self._distributed_step, reduce_retracing=True)
             self.gather = tf.function(
                 lambda state: strategy.run(
                     gather_rows, args=(state, self.local_batch, config.batch_size)
@@ -153,8 +158,42 @@ class Trainer:
         )
         for grads in shares:
             self._apply(grads)
+        if self.strategy is None:
+            self._update_average()
         # The state flows into the next window, but gradients stop here (truncated BPTT).
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
+
+    def _distributed_step(self, *args):
+        out = self.strategy.run(self._train_step, args=args)
+        self._update_average()  # in cross-replica context: every copy alike
+        return out
+
+    def _update_average(self) -> None:
+        """One step of the running average, warmed up as tf.train.ExponentialMovingAverage
+        does: early on (and on corpora of a few windows an epoch) it follows the weights."""
+        m = self.config.weight_average
+        if not m:
+            return
+        t = tf.cast(self.optimizer.iterations, tf.float32)
+        m = tf.minimum(m, (1.0 + t) / (10.0 + t))
+        for a, v in zip(self.average, self.model.trainable_variables, strict=True):
+            a.assign_sub((1.0 - m) * (a - v))
+
+    @contextlib.contextmanager
+    def averaged(self) -> Iterator[None]:
+        """Within: the model computes with (and checkpoints) the averaged weights."""
+        variables = self.model.trainable_variables
+        if not self.config.weight_average:
+            yield
+            return
+        raw = [v.numpy() for v in variables]
+        for v, a in zip(variables, self.average, strict=True):
+            v.assign(a)
+        try:
+            yield
+        finally:
+            for v, r in zip(variables, raw, strict=True):
+                v.assign(r)
 
     def gradients(self, source, target_in, target_out, reset, state, noise=None, parts=1):
         """(summed loss, tokens, state after the window, gradients): a list of
@@ -273,7 +312,13 @@ class Trainer:
         model_dir.write_checkpoint(which, self.checkpoint.write, dataclasses.asdict(state))
 
     def restore(self, prefix: str) -> State:
-        self.checkpoint.read(prefix).assert_existing_objects_matched()
+        status = self.checkpoint.read(prefix)
+        if any(name.startswith("average/") for name, _ in tf.train.list_variables(prefix)):
+            status.assert_existing_objects_matched()
+        else:  # saved before weight averaging: the average starts from the weights
+            status.expect_partial()
+            for a, v in zip(self.average, self.model.trainable_variables, strict=True):
+                a.assign(v)
         carried = [tf.convert_to_tensor(v) for v in self.carried]
         if self.strategy is None:
             return carried

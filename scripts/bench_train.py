@@ -128,7 +128,8 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
             src_tokens += int(np.count_nonzero(w.source))
             tgt_tokens += int(tokens)
         seconds += time.perf_counter() - start
-        loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
+        with trainer.averaged():  # as `chatbot train` validates
+            loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
         valid.append(loss / tokens)
     return {
         "seconds": seconds,
