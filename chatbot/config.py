@@ -57,8 +57,9 @@ class Config:
     # perplexity after epochs 1/2 from 41.2/36.6 (the raw weights) to 38.6/33.6.
     weight_average: float = _f(
         0.95,
-        "Momentum of the running average of the weights, updated every step; "
-        "validation, the best checkpoint and chat use the average (0: the raw weights).",
+        "Momentum of the running average of the weights, updated after every window of "
+        "bptt exchanges; validation, the best checkpoint and chat use the average "
+        "(0: the raw weights).",
     )
     dropout: float = _f(
         0.0, "Dropout rate between layers while training (embeddings, outputs; 0: none)."

@@ -107,7 +107,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
 
     trainer = Trainer(cfg, vocab)
     src_tokens = tgt_tokens = 0
-    seconds, valid = 0.0, []
+    seconds, valid, raw = 0.0, [], []
     for epoch in range(epochs):
         rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
         stream = windows(
@@ -128,18 +128,21 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
             src_tokens += int(np.count_nonzero(w.source))
             tgt_tokens += int(tokens)
         seconds += time.perf_counter() - start
+        loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
+        raw.append(loss / tokens)
         with trainer.averaged():  # as `chatbot train` validates
-            loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
+            loss, tokens = trainer.evaluate(store, "dd", "valid")
         valid.append(loss / tokens)
     return {
         "seconds": seconds,
         "source_tokens": src_tokens,
         "target_tokens": tgt_tokens,
         "valid_loss": valid,
+        "raw_valid_loss": raw,
     }
 
 
-def bench_keras_fit(store, vocab, cfg, convs, epochs) -> dict:
+def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0) -> dict:
     import keras
     import numpy as np
     from keras import layers
@@ -168,8 +171,10 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs) -> dict:
         embed(dec_in), initial_state=[state_h, state_c]
     )
     model = keras.Model([enc_in, dec_in], layers.Dense(v, name="output_projection")(dec))
+    # `ema`: Keras's own weight averaging (per step; fit() ends on the average).
+    adam = {"use_ema": True, "ema_momentum": ema} if ema else {}
     model.compile(
-        keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clip_norm),
+        keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clip_norm, **adam),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     enc, din, dout, weight = arrays(convs)
@@ -218,23 +223,31 @@ def logged(name: str, cfg, run: dict) -> dict:
 def combine(runs: list[dict]) -> dict:
     """One trainer's runs over several seeds: times and tokens add up; losses per seed."""
     total = {k: sum(r[k] for r in runs) for k in ("seconds", "source_tokens", "target_tokens")}
-    return {**total, "valid_loss": [r["valid_loss"] for r in runs]}
+    losses = {k: [r[k] for r in runs] for k in ("valid_loss", "raw_valid_loss") if k in runs[0]}
+    return {**total, **losses}
+
+
+def mean_ppl(per_seed: list[list[float]]) -> list[float]:
+    """Per-epoch perplexity, mean over seeds, from per-seed mean losses."""
+    ppl = [[math.exp(v) for v in losses] for losses in per_seed]
+    return [round(sum(epoch) / len(epoch), 2) for epoch in zip(*ppl, strict=True)]
 
 
 def summarize(result: dict, cfg, peak: float) -> dict:
     per_src, per_tgt = flops_per_token(cfg)
     flops = 3 * (result["source_tokens"] * per_src + result["target_tokens"] * per_tgt)
     gflops = flops / result["seconds"] / 1e9
-    per_seed = [[math.exp(v) for v in losses] for losses in result["valid_loss"]]
-    mean = [sum(epoch) / len(epoch) for epoch in zip(*per_seed, strict=True)]
-    return {
+    summary = {
         "seconds": round(result["seconds"], 1),
         "target_tokens_per_second": round(result["target_tokens"] / result["seconds"]),
         "useful_gflops": round(gflops, 1),
         "fraction_of_peak": round(gflops / peak, 3),
-        "valid_ppl_by_epoch": [round(p, 2) for p in mean],  # mean over seeds
-        "valid_ppl_by_epoch_per_seed": [[round(p, 2) for p in seed] for seed in per_seed],
+        "valid_ppl_by_epoch": mean_ppl(result["valid_loss"]),
+        "valid_ppl_by_epoch_per_seed": [mean_ppl([seed]) for seed in result["valid_loss"]],
     }
+    if "raw_valid_loss" in result:  # ours without the weight average
+        summary["raw_valid_ppl_by_epoch"] = mean_ppl(result["raw_valid_loss"])
+    return summary
 
 
 def main() -> None:
@@ -251,10 +264,19 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="repeat with seeds 0..N-1; compare the means"
     )
+    parser.add_argument(
+        "--keras-ema",
+        type=float,
+        default=0.0,
+        help="give the Keras baseline Keras's weight averaging at this momentum per step "
+        "(default: the plain recipe)",
+    )
     parser.add_argument("--skip-keras", action="store_true", help="only time chatbot")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds {args.seeds}: needs at least 1")
+    if not 0 <= args.keras_ema < 1:
+        parser.error(f"--keras-ema {args.keras_ema}: a momentum in [0, 1), such as 0.99")
     if not (SHARED / "corpora" / "dailydialog").is_dir():
         sys.exit("bench_train needs ../shared/corpora beside the project")
     from chatbot.config import Config
@@ -288,7 +310,11 @@ def main() -> None:
         base = None
         if not args.skip_keras:
             runs = [
-                logged("keras_fit", c, bench_keras_fit(store, vocab, c, convs, args.epochs))
+                logged(
+                    "keras_fit",
+                    c,
+                    bench_keras_fit(store, vocab, c, convs, args.epochs, args.keras_ema),
+                )
                 for c in seeds
             ]
             base = summarize(combine(runs), cfg, peak["gflops"])
@@ -305,6 +331,8 @@ def main() -> None:
                 },
                 "bptt": cfg.bptt,
                 "update_every": cfg.update_every,
+                "weight_average": cfg.weight_average,
+                "keras_ema": args.keras_ema,
                 "threads": {
                     "intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS"),
                     "inter_op": os.environ.get("TF_NUM_INTEROP_THREADS"),
