@@ -4,11 +4,12 @@
       config.json            the Config the model was trained with
       vocab.json             its vocabulary
       checkpoints/last/      the latest training state (resume from here)
-      checkpoints/best/      the state with the best validation perplexity (chat uses this)
+      checkpoints/best/      the state with the best validation perplexity, its model
+                             weights the running average that was validated (chat uses this)
       logs/                  TensorBoard logs, when asked for
 
-Each checkpoint folder holds TensorFlow checkpoint files (weights, optimizer
-slots, the carried state), `train_state.json` (epoch, data cursor, step,
+Each checkpoint folder holds TensorFlow checkpoint files (weights, their
+running average, optimizer slots, the carried state), `train_state.json` (epoch, data cursor, step,
 metrics) and copies of config.json and vocab.json, so it describes itself.
 A checkpoint is written to `NAME.tmp/` and renamed into place, so a crash or
 kill -9 leaves either the old checkpoint or the new one, never half of one.

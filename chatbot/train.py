@@ -168,7 +168,7 @@ def _end_epoch(
     state: TrainState,
     seconds: float,
 ) -> State:
-    with trainer.averaged():
+    with trainer.average.applied():
         valid_loss, valid_tokens = trainer.evaluate(store, corpus, "valid")
     if not valid_tokens:  # a corpus too small for a validation split: judge on train
         valid_loss, valid_tokens = state.loss_sum, state.tokens
@@ -197,7 +197,7 @@ def _end_epoch(
         state.stopped = f"finished {state.epoch} epochs"
     zero = trainer.zero_state()
     if improved:  # the weights that were validated: the average
-        with trainer.averaged():
+        with trainer.average.applied():
             trainer.save(model_dir, "best", state, zero)
     trainer.save(model_dir, "last", state, zero)
     return zero

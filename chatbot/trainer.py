@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._tf import keras, tf
+from .average import WeightAverage
 from .checkpoint import ModelDir
 from .config import Config
 from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
@@ -63,15 +64,13 @@ class Trainer:
             self.carried = [
                 tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
             ]
-            # The running average of the weights (config.weight_average).
-            self.average = [
-                tf.Variable(v.value, trainable=False) for v in self.model.trainable_variables
-            ]
+            # Validation, the best checkpoint and chat use this average.
+            self.average = WeightAverage(self.model.trainable_variables, config.weight_average)
         self.checkpoint = tf.train.Checkpoint(
             model=self.model.checkpointable(),
             optimizer=self.optimizer,
             carried=self.carried,
-            average=self.average,
+            average=self.average.values,
         )
         window_spec = [tf.TensorSpec([b, k, None], tf.int32)] * 3 + [
             tf.TensorSpec([b, k], tf.float32)
@@ -159,41 +158,14 @@ class Trainer:
         for grads in shares:
             self._apply(grads)
         if self.strategy is None:
-            self._update_average()
+            self.average.update(self.optimizer.iterations)
         # The state flows into the next window, but gradients stop here (truncated BPTT).
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
     def _distributed_step(self, *args):
         out = self.strategy.run(self._train_step, args=args)
-        self._update_average()  # in cross-replica context: every copy alike
+        self.average.update(self.optimizer.iterations)  # cross-replica: every copy alike
         return out
-
-    def _update_average(self) -> None:
-        """One step of the running average, warmed up as tf.train.ExponentialMovingAverage
-        does: early on (and on corpora of a few windows an epoch) it follows the weights."""
-        m = self.config.weight_average
-        if not m:
-            return
-        t = tf.cast(self.optimizer.iterations, tf.float32)
-        m = tf.minimum(m, (1.0 + t) / (10.0 + t))
-        for a, v in zip(self.average, self.model.trainable_variables, strict=True):
-            a.assign_sub((1.0 - m) * (a - v))
-
-    @contextlib.contextmanager
-    def averaged(self) -> Iterator[None]:
-        """Within: the model computes with (and checkpoints) the averaged weights."""
-        variables = self.model.trainable_variables
-        if not self.config.weight_average:
-            yield
-            return
-        raw = [v.numpy() for v in variables]
-        for v, a in zip(variables, self.average, strict=True):
-            v.assign(a)
-        try:
-            yield
-        finally:
-            for v, r in zip(variables, raw, strict=True):
-                v.assign(r)
 
     def gradients(self, source, target_in, target_out, reset, state, noise=None, parts=1):
         """(summed loss, tokens, state after the window, gradients): a list of
@@ -317,8 +289,7 @@ class Trainer:
             status.assert_existing_objects_matched()
         else:  # saved before weight averaging: the average starts from the weights
             status.expect_partial()
-            for a, v in zip(self.average, self.model.trainable_variables, strict=True):
-                a.assign(v)
+            self.average.restart()
         carried = [tf.convert_to_tensor(v) for v in self.carried]
         if self.strategy is None:
             return carried

@@ -130,7 +130,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
         seconds += time.perf_counter() - start
         loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
         raw.append(loss / tokens)
-        with trainer.averaged():  # as `chatbot train` validates
+        with trainer.average.applied():  # as `chatbot train` validates
             loss, tokens = trainer.evaluate(store, "dd", "valid")
         valid.append(loss / tokens)
     return {

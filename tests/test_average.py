@@ -36,11 +36,11 @@ def test_the_average_is_a_warmed_up_exponential_average_of_the_weights(store, co
         m = min(0.9, (1 + t) / (10 + t))
         weights = values(trainer.model.trainable_variables)
         expected = [a - (1 - m) * (a - w) for a, w in zip(expected, weights, strict=True)]
-    for a, e in zip(values(trainer.average), expected, strict=True):
+    for a, e in zip(values(trainer.average.values), expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
     raw = values(trainer.model.trainable_variables)
     assert not all(np.allclose(a, r) for a, r in zip(expected, raw, strict=True))
-    with trainer.averaged():
+    with trainer.average.applied():
         for v, e in zip(values(trainer.model.trainable_variables), expected, strict=True):
             np.testing.assert_allclose(v, e, rtol=1e-5, atol=1e-6)
     for v, r in zip(values(trainer.model.trainable_variables), raw, strict=True):
@@ -83,5 +83,5 @@ def test_a_checkpoint_from_before_averaging_resumes_with_the_average_at_the_weig
     ).write(str(tmp_path / "old" / "ckpt"))
     new = trainer_for(store, corpus)
     new.restore(prefix)
-    for a, w in zip(values(new.average), values(old.model.trainable_variables), strict=True):
+    for a, w in zip(values(new.average.values), values(old.model.trainable_variables), strict=True):
         np.testing.assert_array_equal(a, w)
