@@ -21,6 +21,11 @@ def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+# Settings that older versions saved and that no longer mean anything: a model
+# folder that has them still loads.
+RETIRED = ("update_every",)
+
+
 @dataclass(frozen=True)
 class Config:
     remember_state: bool = _f(True, "Carry the encoder state from one exchange to the next.")
@@ -32,12 +37,12 @@ class Config:
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")
     batch_size: int = _f(64, "Conversations side by side in a batch.")
-    bptt: int = _f(4, "Exchanges that gradients flow back through (truncated BPTT).")
-    update_every: int = _f(
-        1,
-        "Exchanges per optimizer step (a divisor of bptt): a window's gradient is split "
-        "into shares of this many exchanges, applied one after another; equal to bptt: "
-        "one step per window.",
+    # DailyDialog's longest conversation has 34 exchanges: by default every
+    # reply's gradient reaches the start of its conversation (data.py).
+    bptt: int = _f(
+        40,
+        "Longest window of exchanges that gradients flow back through: conversations up "
+        "to this long are trained whole; longer ones are cut, the state carried on.",
     )
     epochs: int = _f(10, "Passes over the training split.")
     # A step averages over batch_size x update_every exchange slots. At the
@@ -77,7 +82,6 @@ class Config:
             "max_len",
             "batch_size",
             "bptt",
-            "update_every",
             "epochs",
             "min_count",
             "patience",
@@ -85,11 +89,6 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer. Received: {name}={value!r}")
-        if self.bptt % self.update_every:
-            raise ConfigError(
-                f"update_every must divide bptt. Received: update_every={self.update_every}, "
-                f"bptt={self.bptt}; use a divisor such as 1 or {self.bptt}"
-            )
         if self.vocab_size <= 4:
             raise ConfigError(
                 f"vocab_size must be greater than 4. Received: vocab_size={self.vocab_size}"
@@ -122,6 +121,8 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> Config:
         data = read_json(path, "model config")
+        for name in RETIRED:
+            data.pop(name, None)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -1,21 +1,24 @@
-"""Conversation streams -> batches of exchanges for truncated BPTT.
+"""Conversations -> windows of exchanges in which each reply's gradient reaches
+back to the start of its conversation.
 
-A batch holds `batch_size` slots side by side. Step t of a window is exchange
-t of each slot: the encoder reads utterance u(i) and the decoder learns
-u(i+1). When a slot's conversation ends it takes the next conversation, and
-`reset` marks that step so the training loop zeroes that row's state first.
-A window is `bptt` steps; the state flows on into the next window without
-gradient.
+A batch holds `batch_size` conversations side by side; step t of a window is
+exchange t of each (the encoder reads utterance u(t) from the state it had
+after u(t-1), the decoder learns u(t+1)). Every conversation starts in the
+first step of a window, with its row's state zeroed (`reset`), and the window
+runs until the longest conversation of the batch ends, so backpropagation
+covers whole conversations. Only a conversation longer than `bptt` exchanges
+is cut into several windows, its state carried from one to the next without
+gradient (truncated BPTT).
 
 Conversations are read from the store one at a time (memory does not grow
-with the corpus). To keep padding low, each pool of conversations is sorted by
-utterance length and handed out in shuffled chunks of `batch_size`, so the
-rows running side by side have similar lengths.
+with the corpus). Each pool of conversations is sorted by exchange count (then
+by utterance length) and handed out in shuffled chunks of `batch_size`, so
+the conversations side by side have the same number of turns and a window
+holds little padding.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -36,13 +39,15 @@ class ConversationSource(Protocol):
 
     def exchange_count(self, corpus: str, split: str) -> int: ...
 
+    def conversation_count(self, corpus: str, split: str) -> int: ...
+
 
 @dataclass
 class Window:
-    source: np.ndarray  # [batch, bptt, source_len] int32
-    target_in: np.ndarray  # [batch, bptt, target_len] int32: <start> + reply
-    target_out: np.ndarray  # [batch, bptt, target_len] int32: reply + <end>
-    reset: np.ndarray  # [batch, bptt] float32: 1 = zero this row's state before the step
+    source: np.ndarray  # [batch, steps, source_len] int32; steps <= bptt
+    target_in: np.ndarray  # [batch, steps, target_len] int32: <start> + reply
+    target_out: np.ndarray  # [batch, steps, target_len] int32: reply + <end>
+    reset: np.ndarray  # [batch, steps] float32: 1 = zero this row's state before the step
 
     @property
     def target_tokens(self) -> int:
@@ -74,60 +79,48 @@ def bucketed(
     batch_size: int,
     rng: np.random.Generator,
     pool_batches: int = 32,
-) -> Iterator[list[Exchange]]:
-    """Conversations in an order where neighbours have similar lengths, shuffled by chunk."""
+) -> Iterator[list[list[Exchange]]]:
+    """Batches of `batch_size` conversations (the last may be short) with similar
+    exchange counts and lengths, in shuffled order."""
     it = iter(conversations)
     while pool := list(islice(it, batch_size * pool_batches)):
-        pool.sort(key=lambda conv: sum(len(s) + len(t) for s, t in conv) / len(conv))
+        pool.sort(key=lambda conv: (len(conv), sum(len(s) + len(t) for s, t in conv)))
         chunks = [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
         for j in rng.permutation(len(chunks)):
-            yield from chunks[j]
+            yield chunks[j]
 
 
-def windows(
-    conversations: Iterable[list[Exchange]], batch_size: int, bptt: int
-) -> Iterator[Window]:
-    """Fill `batch_size` slots from `conversations`; yield `bptt` steps at a time."""
-    queue = iter(conversations)
-    slots: list[deque[Exchange]] = [deque() for _ in range(batch_size)]
-    exhausted = False
-    while True:
-        steps: list[list[tuple[Exchange | None, bool]]] = []
-        for _ in range(bptt):
-            row = []
-            for slot in slots:
-                fresh = False
-                if not slot and not exhausted:
-                    nxt = next(queue, None)
-                    if nxt is None:
-                        exhausted = True
-                    else:
-                        slot.extend(nxt)
-                        fresh = True
-                # An empty slot (corpus exhausted) is marked reset: its zero
-                # state and all-padding step contribute nothing.
-                exchange = slot.popleft() if slot else None
-                row.append((exchange, fresh or exchange is None))
-            steps.append(row)
-        if all(ex is None for row in steps for ex, _ in row):
-            return
-        yield _pack(steps, batch_size, bptt)
+def windows(batches: Iterable[list[list[Exchange]]], batch_size: int, bptt: int) -> Iterator[Window]:
+    """Each batch as windows of at most `bptt` steps; every row is reset in the
+    batch's first step. A row whose conversation has ended is all padding, which
+    leaves its state as it was and adds no loss."""
+    for batch in batches:
+        turns = max(len(conv) for conv in batch)
+        for start in range(0, turns, bptt):
+            steps = [
+                [conv[k] if k < len(conv) else None for conv in batch]
+                + [None] * (batch_size - len(batch))
+                for k in range(start, min(turns, start + bptt))
+            ]
+            yield _pack(steps, batch_size, first=start == 0)
 
 
-def _pack(steps: list[list[tuple[Exchange | None, bool]]], batch_size: int, bptt: int) -> Window:
-    src_len = max((len(ex[0]) for row in steps for ex, _ in row if ex), default=1)
-    tgt_len = 1 + max((len(ex[1]) for row in steps for ex, _ in row if ex), default=1)
-    source = np.full((batch_size, bptt, src_len), PAD_ID, np.int32)
-    target_in = np.full((batch_size, bptt, tgt_len), PAD_ID, np.int32)
-    target_out = np.full((batch_size, bptt, tgt_len), PAD_ID, np.int32)
-    reset = np.zeros((batch_size, bptt), np.float32)
-    for k, row in enumerate(steps):
-        for b, (ex, fresh) in enumerate(row):
-            reset[b, k] = float(fresh)
+def _pack(steps: list[list[Exchange | None]], batch_size: int, first: bool) -> Window:
+    src_len = max((len(ex[0]) for row in steps for ex in row if ex), default=1)
+    tgt_len = 1 + max((len(ex[1]) for row in steps for ex in row if ex), default=1)
+    k = len(steps)
+    source = np.full((batch_size, k, src_len), PAD_ID, np.int32)
+    target_in = np.full((batch_size, k, tgt_len), PAD_ID, np.int32)
+    target_out = np.full((batch_size, k, tgt_len), PAD_ID, np.int32)
+    reset = np.zeros((batch_size, k), np.float32)
+    if first:
+        reset[:, 0] = 1.0
+    for t, row in enumerate(steps):
+        for b, ex in enumerate(row):
             if ex is None:
                 continue
             src, tgt = ex
-            source[b, k, : len(src)] = src
-            target_in[b, k, : len(tgt) + 1] = [START_ID, *tgt]
-            target_out[b, k, : len(tgt) + 1] = [*tgt, END_ID]
+            source[b, t, : len(src)] = src
+            target_in[b, t, : len(tgt) + 1] = [START_ID, *tgt]
+            target_out[b, t, : len(tgt) + 1] = [*tgt, END_ID]
     return Window(source, target_in, target_out, reset)

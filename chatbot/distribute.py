@@ -110,10 +110,10 @@ def share(conversations, replica: int, replicas: int):
             yield conv
 
 
-def empty_window(batch: int, bptt: int) -> Window:
-    """All padding, every row reset: no loss and no gradient."""
-    ids = np.full((batch, bptt, 1), PAD_ID, np.int32)
-    return Window(ids, ids, ids, np.ones((batch, bptt), np.float32))
+def empty_window(batch: int) -> Window:
+    """One step of all padding, every row reset: no loss and no gradient."""
+    ids = np.full((batch, 1, 1), PAD_ID, np.int32)
+    return Window(ids, ids, ids, np.ones((batch, 1), np.float32))
 
 
 def per_replica(strategy: tf.distribute.Strategy, placement: Placement, values: list):

@@ -39,20 +39,26 @@ def probe_accuracy(bot: Chatbot, conversations: Iterable[ProbeConversation]) -> 
 
 
 def load_probe(path: str | Path) -> list[ProbeConversation]:
-    """Probe conversations from JSONL: {"id", "turns", "answer"} per line."""
-    out = []
+    """Probe conversations from JSONL: {"id", "turns", "answer"} per line, and
+    "choices" (values the answer could take); without it, the file's distinct
+    answers are the choices."""
+    out, records = [], []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            out.append(
-                ProbeConversation(str(record["id"]), list(record["turns"]), str(record["answer"]))
+            records.append(
+                (str(record["id"]), list(record["turns"]), str(record["answer"]))
+                + (int(record["choices"]),) * ("choices" in record)
             )
         except (ValueError, KeyError, TypeError):
             raise UsageError(f'{path}:{number}: expected {{"id", "turns", "answer"}}') from None
-    if not out:
+    if not records:
         raise UsageError(f"{path} holds no probe conversations")
+    distinct = len({r[2] for r in records})
+    for r in records:
+        out.append(ProbeConversation(*r) if len(r) == 4 else ProbeConversation(*r, distinct))
     return out
 
 
@@ -66,12 +72,11 @@ def probe_report(bot: Chatbot, conversations: list[ProbeConversation]) -> dict:
         reset = probe_accuracy(bot, conversations)
     finally:
         bot.remember_state = remember
-    answers = {c.answer for c in conversations}
     return {
         "conversations": len(conversations),
         "carried": carried,
         "reset": reset,
-        "chance": 1 / len(answers),
+        "chance": sum(1 / c.choices for c in conversations) / len(conversations),
     }
 
 

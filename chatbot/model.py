@@ -8,15 +8,29 @@ single rows by multiplying with a mask.
 
 A state is a list of [batch, hidden_units] tensors: (h, c) per LSTM layer, or
 h per GRU layer, bottom layer first. This module does no I/O.
+
+The carried state is bounded: an LSTM's cell state c has no range of its own
+(h = o * tanh(c) does), and with forget gates near 1 it grew with every
+exchange of a long chat (the starter model: norm 0 -> 310 -> 555 -> 1031 over
+7 exchanges), until every input got the same reply. `encode` scales each
+row's c down to a root-mean-square of at most `CELL_RMS`, in training as in a
+chat, so however long a conversation runs the state stays in the range the
+model was trained on.
 """
 
 from __future__ import annotations
+
+import math
 
 from ._tf import keras, tf
 from .config import Config
 from .vocab import PAD_ID
 
 State = list[tf.Tensor]
+
+# tanh(c) is within 0.5% of +-1 beyond |c| = 3: a cell state beyond that adds
+# nothing to h, only momentum for drift.
+CELL_RMS = 3.0
 
 
 class Seq2Seq(keras.Model):
@@ -76,8 +90,25 @@ class Seq2Seq(keras.Model):
         return tf.nn.experimental.stateless_dropout(x, self.config.dropout, seed)
 
     def encode(self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None) -> State:
-        """Read `tokens` [batch, time] starting from `state`; return the state after them."""
-        return self._run(self.encoder_rnns, tokens, state, noise)[1]
+        """Read `tokens` [batch, time] starting from `state`; return the (bounded)
+        state after them."""
+        return self.bounded(self._run(self.encoder_rnns, tokens, state, noise)[1])
+
+    def bounded(self, state: State) -> State:
+        """Each row's LSTM cell states scaled to an RMS of at most CELL_RMS (h, and a
+        GRU's state, lie in [-1, 1] already)."""
+        if self.per_layer == 1:
+            return state
+        limit = CELL_RMS * math.sqrt(self.config.hidden_units)
+        return [tf.clip_by_norm(s, limit, axes=[1]) if i % 2 else s for i, s in enumerate(state)]
+
+    def carry(self, state: State, keep: tf.Tensor) -> State:
+        """The state an exchange starts from: with `remember_state`, the previous
+        state where `keep` [batch, 1] is 1 and zeros where it is 0 (a new
+        conversation); without, always zeros."""
+        if not self.config.remember_state:
+            return [tf.zeros_like(s) for s in state]
+        return [s * keep for s in state]
 
     def decode(
         self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None

@@ -117,6 +117,9 @@ class ShardCorpus:
     def exchange_count(self, corpus: str, split: str) -> int:
         return int(self.manifest["splits"].get(split, {}).get("exchanges", 0))
 
+    def conversation_count(self, corpus: str, split: str) -> int:
+        return int(self.manifest["splits"].get(split, {}).get("conversations", 0))
+
     def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
         files = self.manifest["splits"].get(split or "train", {}).get("files", [])
         if not files:

@@ -438,6 +438,9 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def conversation_count(self, corpus: str, split: str) -> int:
+        return self.corpus(corpus).splits.get(split, 0)
+
     def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
         """The utterance texts of each conversation, streamed in storage order."""
         corpus_id = self.db.execute("SELECT id FROM corpora WHERE name = ?", [corpus]).fetchone()

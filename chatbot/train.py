@@ -131,14 +131,15 @@ def run_epochs(
     checkpoint after each epoch."""
     c = trainer.config
     writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-    total = store.exchange_count(corpus, "train") // (c.batch_size * c.bptt) + 1
+    # A window per batch of conversations (more only for those longer than bptt).
+    total = -(-store.conversation_count(corpus, "train") // c.batch_size)
     while state.epoch < c.epochs and not state.stopped:
         started = time.perf_counter()
         reporter.epoch_start(state.epoch + 1, total, state.cursor)
         streams = [
             islice(s, state.cursor, None) for s in trainer.train_streams(store, corpus, state.epoch)
         ]
-        empty = empty_window(trainer.local_batch, c.bptt)
+        empty = empty_window(trainer.local_batch)
         while any_left(trainer.strategy, trainer.placement, ws := [next(s, None) for s in streams]):
             loss, tokens, carried = trainer.run_step([w or empty for w in ws], carried)
             state.cursor, state.step = state.cursor + 1, state.step + 1

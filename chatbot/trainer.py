@@ -29,14 +29,6 @@ from .progress import TrainState
 from .vocab import Vocab
 
 
-def default_lanes(config: Config, batch: int) -> int:
-    """Row groups per step. With bptt > 1 the window's exchanges already give the
-    cores independent work (the decoder of one exchange runs beside the encoder
-    of the next); with bptt 1 there is one chain, so the batch is halved (on 2
-    cores: 71 -> 58 ms a step; halving at bptt 4 made it slower, 202 -> 220 ms)."""
-    return 2 if config.bptt == 1 and batch % 2 == 0 and batch >= 32 else 1
-
-
 class Trainer:
     """A model, its optimizer and the two compiled steps (train, evaluate)."""
 
@@ -45,21 +37,19 @@ class Trainer:
         config: Config,
         vocab: Vocab,
         strategy: tf.distribute.Strategy | None = None,
-        lanes: int | None = None,
     ):
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()  # resume must reproduce a run
         self.config, self.vocab, self.strategy = config, vocab, strategy
         self.placement = Placement.of(strategy)
         self.local_batch = self.placement.check(config.batch_size)
-        self.lanes = lanes if lanes is not None else default_lanes(config, self.local_batch)
         with strategy.scope() if strategy else contextlib.nullcontext():
             self.model = Seq2Seq(config, len(vocab))
             self.model.build_weights()
             # Clipping is done in the step, on the gradient summed over replicas.
             self.optimizer = FusedAdam(config.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
-            b, k, h = config.batch_size, config.bptt, config.hidden_units
+            b, h = config.batch_size, config.hidden_units
             # Checkpointed copies of the carried state of all slots (the steps pass tensors).
             self.carried = [
                 tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
@@ -72,8 +62,9 @@ class Trainer:
             carried=self.carried,
             average=self.average.values,
         )
-        window_spec = [tf.TensorSpec([b, k, None], tf.int32)] * 3 + [
-            tf.TensorSpec([b, k], tf.float32)
+        # Windows vary in steps (a batch's longest conversation) and in length.
+        window_spec = [tf.TensorSpec([b, None, None], tf.int32)] * 3 + [
+            tf.TensorSpec([b, None], tf.float32)
         ]
         state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
         self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
@@ -89,77 +80,35 @@ class Trainer:
                 )
             )
 
-    def _forward(self, source, target_in, target_out, reset, state: State, noise=None, copies=None):
-        """Run `bptt` exchanges; return (summed loss, target tokens, state after them).
-        `noise` (a stateless seed) turns dropout on: training only. `copies`, one
-        list of weight tensors per `update_every` exchanges, gives each group of
-        exchanges its own copy of the weights to read.
-
-        Rows never mix, so the batch may run as `lanes` groups of rows: separate
-        ops, which TensorFlow's inter-op threads run side by side (threads.py)."""
-        if self.lanes == 1:
-            return self._forward_rows(source, target_in, target_out, reset, state, noise, copies)
-        n = source.shape[0] // self.lanes
-        parts = []
-        for i in range(self.lanes):
-            rows = slice(i * n, (i + 1) * n)
-            parts.append(
-                self._forward_rows(
-                    source[rows],
-                    target_in[rows],
-                    target_out[rows],
-                    reset[rows],
-                    [s[rows] for s in state],
-                    derive_noise(noise, 1_000_000 + i),  # apart from the exchanges' seeds
-                    copies,
-                )
-            )
-        loss_sum = tf.add_n([p[0] for p in parts])
-        tokens = tf.add_n([p[1] for p in parts])
-        return loss_sum, tokens, [tf.concat(s, 0) for s in zip(*(p[2] for p in parts), strict=True)]
-
-    def _forward_rows(self, source, target_in, target_out, reset, state, noise, copies):
+    def _forward(self, source, target_in, target_out, reset, state: State, noise=None):
+        """Run a window's exchanges; return (summed loss, target tokens, state after them).
+        `noise` (a stateless seed) turns dropout on: training only."""
         loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
-        for k in range(self.config.bptt):
-            if self.config.remember_state:
-                keep = 1.0 - reset[:, k : k + 1]  # zero only the rows starting a conversation
-                state = [s * keep for s in state]
-            else:
-                state = [tf.zeros_like(s) for s in state]
-            with self._reading(copies[k * len(copies) // self.config.bptt] if copies else None):
-                state = self.model.encode(source[:, k], state, derive_noise(noise, 2 * k))
-                hidden, _ = self.model.decode(
-                    target_in[:, k], state, derive_noise(noise, 2 * k + 1)
-                )
-                step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
+        # A graph loop, not a Python one: windows have any number of steps, and
+        # one compiled step serves them all.
+        for k in tf.range(tf.shape(source)[1]):
+            state = self.model.carry(state, 1.0 - reset[:, k : k + 1])
+            state = self.model.encode(source[:, k], state, derive_noise(noise, 2 * k))
+            hidden, _ = self.model.decode(target_in[:, k], state, derive_noise(noise, 2 * k + 1))
+            step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
             loss_sum += step_loss
             tokens += step_tokens
         return loss_sum, tokens, state
 
-    def _reading(self, weights: list[tf.Tensor] | None):
-        """A context in which the model computes with `weights` instead of its variables."""
-        if weights is None:
-            return contextlib.nullcontext()
-        return keras.StatelessScope(
-            state_mapping=list(zip(self.model.trainable_variables, weights, strict=True))
-        )
-
     def _train_step(self, source, target_in, target_out, reset, state: State):
-        """This replica's window: an optimizer step every `update_every` exchanges
-        (all replicas step together)."""
+        """This replica's window: one optimizer step (all replicas step together)."""
         # Dropout masks depend on (seed, step) alone, so a resumed run repeats them.
         noise = tf.stack(
             [tf.constant(self.config.seed, tf.int64), tf.cast(self.optimizer.iterations, tf.int64)]
         )
-        parts = self.config.bptt // self.config.update_every
-        loss_sum, tokens, state, shares = self.gradients(
-            source, target_in, target_out, reset, state, noise, parts
+        loss_sum, tokens, state, grads = self.gradients(
+            source, target_in, target_out, reset, state, noise
         )
-        for grads in shares:
-            self._apply(grads)
+        self._apply(grads)
         if self.strategy is None:
             self.average.update(self.optimizer.iterations)
-        # The state flows into the next window, but gradients stop here (truncated BPTT).
+        # A conversation longer than the window goes on in the next one with its
+        # state, but gradients stop here (truncated BPTT).
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
     def _distributed_step(self, *args):
@@ -167,34 +116,19 @@ class Trainer:
         self.average.update(self.optimizer.iterations)  # cross-replica: every copy alike
         return out
 
-    def gradients(self, source, target_in, target_out, reset, state, noise=None, parts=1):
-        """(summed loss, tokens, state after the window, gradients): a list of
-        gradients for each of `parts` equal groups of the window's exchanges."""
+    def gradients(self, source, target_in, target_out, reset, state, noise=None):
+        """(summed loss, tokens, state after the window, gradients of the loss)."""
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            # Each group of exchanges computes with its own copy of the weights
-            # (identical values), so one backward pass splits the window's gradient
-            # into the groups' shares: the decoder's and projection's for their
-            # replies, and the encoder's for reading their utterances, which carries
-            # what later exchanges needed from them. The shares are applied one
-            # after another, so with update_every 1 a window makes as many
-            # optimizer steps as bptt 1 would, while gradients still reach back
-            # bptt exchanges. (One step per window at bptt 4 made a quarter of the
-            # steps, and one epoch of DailyDialog reached validation perplexity 50.1
-            # instead of 41.7.)
-            copies = (
-                [[tf.identity(v) for v in variables] for _ in range(parts)] if parts > 1 else None
-            )
             loss_sum, tokens, state = self._forward(
-                source, target_in, target_out, reset, state, noise, copies
+                source, target_in, target_out, reset, state, noise
             )
-            # Summed over tokens, averaged over the exchange slots of one step (of
-            # all replicas): every token weighs the same. (A mean over the window's
-            # own tokens gave a nearly empty window at an epoch's end, where slots
-            # run dry, a full Adam step: one epoch of DailyDialog reached validation
-            # perplexity 57 instead of 52 at bptt 1, and 104 instead of 80 at bptt 4.)
-            loss = loss_sum / float(self.config.batch_size * self.config.bptt // parts)
-        return loss_sum, tokens, state, tape.gradient(loss, copies or [variables])
+            # The mean over the window's target tokens, as a language model's
+            # batch: the gradient's scale (and so the clip) does not depend on
+            # how long the batch's conversations are. An all-padding window (a
+            # replica whose share has run out) gives zero gradients.
+            loss = loss_sum / tf.maximum(tokens, 1.0)
+        return loss_sum, tokens, state, tape.gradient(loss, variables)
 
     def _apply(self, grads: list) -> None:
         """Sum over replicas, clip, and take one optimizer step."""

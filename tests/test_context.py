@@ -1,77 +1,92 @@
 """Tier 3, the central test: carrying the state lets the model answer from memory.
 
-In the probe corpus the last reply names a colour stated two to four
-exchanges earlier, with distractor exchanges between. Trained with
-remember_state, the model must answer held-out probes at >= 95%; the same
-weights with remember_state = False can only guess (8 colours: chance 12.5%).
+One model is trained through `chatbot train` with the default settings and
+size flags only, on a mix of probe kinds (chatbot/probe.py): the fact two to
+four exchanges back, another slot with other fillers at one to five, a fact
+six exchanges back, two facts of which one is asked, and a kind written only
+here, unlike the project's own. On held-out probes of every kind the carried
+state must answer >= 99%; the same weights reset every exchange can only
+guess (<= 25%; chance is 12.5%).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+
+from chatbot.probe import KINDS, Filler, ProbeKind, Slot, probe_corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 tf = pytest.importorskip("tensorflow")
 
-from chatbot import Chatbot  # noqa: E402
-from chatbot.cli import cli  # noqa: E402
-from chatbot.evaluate import probe_accuracy  # noqa: E402
-from chatbot.ingest import ingest  # noqa: E402
-from chatbot.probe import COLOURS, PROBE_CONFIG, probe_corpus  # noqa: E402
-from chatbot.train import train  # noqa: E402
+# Not in chatbot/probe.py: other fact, other words, other fillers.
+UNSEEN = ProbeKind(
+    "unseen",
+    (Slot("i work as a {}", "what is my job ?", ("cook", "vet", "pilot", "nurse", "judge")),),
+    Filler("do you play {} ?", "yes , {} is fun", ("golf", "polo", "tennis", "rugby", "darts")),
+    2,
+    4,
+)
+ALL = [*KINDS.values(), UNSEEN]
+SIZES = ["--embed-dim", "32", "--hidden-units", "128", "--max-len", "12", "--batch-size", "32"]
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+def write(path, conversations) -> None:
+    path.write_text("\n".join(json.dumps(c.to_json()) for c in conversations) + "\n")
 
 
-def test_carried_state_answers_probes_and_reset_state_cannot(store, tmp_path):
-    path = tmp_path / "probe.jsonl"
-    path.write_text("\n".join(json.dumps(c.to_json()) for c in probe_corpus(2000, seed=1)))
-    ingest(store, path, name="probe")
-    train(store, "probe", "memory", PROBE_CONFIG)
-    held_out = probe_corpus(200, seed=99)
-    bot = Chatbot.load("memory", db=store.path)
-    carried = probe_accuracy(bot, held_out)
-    bot.remember_state = False
-    reset = probe_accuracy(bot, held_out)
-    chance = 1 / len(COLOURS)
-    assert carried >= 0.95, f"carried state: {carried:.1%}"
-    assert reset <= chance + 0.10, f"reset state: {reset:.1%} (chance {chance:.1%})"
-    # The same measurement through `chatbot eval --probe`, from a file the script writes.
-    probe_file = tmp_path / "held_out.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "make_probe_corpus.py"),
-            str(probe_file),
-            "--conversations",
-            "200",
-            "--seed",
-            "99",
-        ],
-        check=True,
-        capture_output=True,
+@pytest.fixture(scope="module")
+def memory_model(tmp_path_factory):
+    """(db path, folder) of a model trained on 600 probes of each kind."""
+    from click.testing import CliRunner
+
+    from chatbot.cli import cli
+
+    tmp = tmp_path_factory.mktemp("context")
+    db = str(tmp / "probe.db")
+    train = tmp / "train.jsonl"
+    write(train, [c for i, k in enumerate(ALL) for c in probe_corpus(600, seed=1 + i, kind=k)])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", str(train), "--name", "probe", "--db", db])
+    assert result.exit_code == 0, result.output
+    args = ["train", "--corpus", "probe", "--name", "memory", *SIZES, "--epochs", "40"]
+    result = runner.invoke(cli, [*args, "--seed", "1", "--db", db])
+    assert result.exit_code == 0, result.output
+    return db, tmp
+
+
+@pytest.mark.parametrize("kind", ALL, ids=lambda k: k.name)
+def test_carried_state_answers_probes_and_reset_state_cannot(memory_model, kind):
+    from click.testing import CliRunner
+
+    from chatbot.cli import cli
+
+    db, tmp = memory_model
+    held_out = tmp / f"{kind.name}.jsonl"
+    write(held_out, probe_corpus(200, seed=99, kind=kind))
+    result = CliRunner().invoke(
+        cli, ["eval", "--model", "memory", "--probe", str(held_out), "--json", "--db", db]
     )
-    report = json.loads(
-        CliRunner()
-        .invoke(
-            cli,
-            [
-                "eval",
-                "--model",
-                "memory",
-                "--probe",
-                str(probe_file),
-                "--json",
-                "--db",
-                str(store.path),
-            ],
-        )
-        .output
-    )
-    assert (report["carried"], report["reset"], report["chance"]) == (carried, reset, chance)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["conversations"] == 200
+    assert report["carried"] >= 0.99, report
+    assert report["reset"] <= 0.25, report
+    assert report["chance"] == pytest.approx(1 / len(kind.slots[0].values), abs=0.05)
+
+
+def test_make_probe_corpus_writes_the_probes_eval_reads(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from chatbot.evaluate import load_probe
+
+    out = tmp_path / "far.jsonl"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_probe_corpus.py"
+    args = [str(out), "--conversations", "5", "--seed", "3", "--kind", "far"]
+    subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True)
+    assert load_probe(out) == probe_corpus(5, seed=3, kind="far")
+    # Six exchanges from the fact to the question: 2 + 2 x 5 fillers + 2 turns.
+    assert all(len(c.turns) == 14 for c in load_probe(out))

@@ -163,27 +163,29 @@ def test_stateless_config_ignores_history():
     np.testing.assert_allclose(s1[0], s2[0], atol=1e-6)
 
 
-def test_windows_refill_slots_and_mark_resets():
-    convs = [[([4], [5]), ([5], [6]), ([6], [7])], [([8], [9])], [([10], [11]), ([11], [12])]]
-    out = list(windows(convs, batch_size=2, bptt=2))
-    reset = np.concatenate([w.reset for w in out], axis=1)
-    source = np.concatenate([w.source[:, :, 0] for w in out], axis=1)
-    assert source.tolist() == [[4, 5, 6, 0], [8, 10, 11, 0]]
-    assert reset.tolist() == [[1, 0, 0, 1], [1, 1, 0, 1]]
+def test_windows_hold_whole_conversations_and_reset_every_row_first():
+    batches = [[[([4], [5]), ([5], [6]), ([6], [7])], [([8], [9])]], [[([10], [11]), ([11], [12])]]]
+    out = list(windows(batches, batch_size=2, bptt=4))
+    assert [w.source[:, :, 0].tolist() for w in out] == [[[4, 5, 6], [8, 0, 0]], [[10, 11], [0, 0]]]
+    assert [w.reset.tolist() for w in out] == [[[1, 0, 0], [1, 0, 0]], [[1, 0], [1, 0]]]
+
+
+def test_a_conversation_longer_than_bptt_goes_on_in_the_next_window():
+    conv = [([i], [i + 1]) for i in range(4, 9)]  # 5 exchanges
+    out = list(windows([[conv]], batch_size=1, bptt=2))
+    assert [w.source[0, :, 0].tolist() for w in out] == [[4, 5], [6, 7], [8]]
+    assert [w.reset[0].tolist() for w in out] == [[1, 0], [0, 0], [0]]
 
 
 def test_encoded_conversations_skip_single_utterances_and_cut_length():
     out = list(encoded_conversations([["hi"], ["hi how are you fine", "hello"]], VOCAB, max_len=3))
     assert out == [[(ids("hi how are"), ids("hello"))]]
-    rng = np.random.default_rng(0)
-    assert sorted(map(len, bucketed([[([1], [2])]] * 5 + [[([1], [2])] * 3], 2, rng))) == [
-        1,
-        1,
-        1,
-        1,
-        1,
-        3,
-    ]
+
+
+def test_batches_group_conversations_by_exchange_count():
+    convs = [[([1], [2])] * n for n in (3, 1, 2, 1, 3, 2)]
+    batches = list(bucketed(convs, 2, np.random.default_rng(0)))
+    assert sorted(sorted(len(c) for c in b) for b in batches) == [[1, 1], [2, 2], [3, 3]]
 
 
 def test_dropout_only_in_training_and_repeatable_from_its_seed():
@@ -217,26 +219,6 @@ def test_dropout_rate_is_checked():
         TINY.replace(dropout=1.0)
 
 
-@pytest.mark.parametrize("bptt", [1, 2])
-def test_lanes_compute_the_same_window(bptt):
-    """The batch as two groups of rows side by side gives the same loss and state."""
-    config = TINY.replace(batch_size=4, bptt=bptt)
-    one, two = Trainer(config, VOCAB, lanes=1), Trainer(config, VOCAB, lanes=2)
-    two.model.set_weights(one.model.get_weights())
-    rows = [
-        [("hi", "hello", True), ("how are you", "fine", False)],
-        [("nice day", "thanks", True), ("what is your name", "bob", False)],
-        [("hello", "hi", True), ("bob", "nice day", True)],
-        [("fine", "how are you", True), ("thanks", "hi", False)],
-    ]
-    w = [tf.constant(a[:, :bptt]) for a in window_of(rows, config)]
-    a, b = one._forward(*w, one.zero_state()), two._forward(*w, two.zero_state())
-    assert float(a[0]) == pytest.approx(float(b[0]), rel=1e-6)
-    assert float(a[1]) == float(b[1])
-    for x, y in zip(a[2], b[2], strict=True):
-        np.testing.assert_allclose(x, y, atol=1e-6)
-
-
 def test_fused_adam_matches_keras_adam():
     from chatbot._tf import keras
     from chatbot.optim import FusedAdam
@@ -256,46 +238,39 @@ def test_fused_adam_matches_keras_adam():
         np.testing.assert_allclose(fused_w, keras_w, atol=1e-6)
 
 
-@pytest.mark.parametrize("parts", [4, 2])
-def test_exchange_shares_add_up_to_the_window_gradient(parts):
-    """One backward pass splits the window's gradient into one share per group of exchanges."""
+def test_the_last_reply_reaches_back_to_the_first_utterance():
+    """Whole-conversation backpropagation: the loss of exchange 4 alone has a
+    gradient on the embedding of a word read only in exchange 1."""
     trainer = Trainer(TINY, VOCAB)
     rows = [
-        [("hi", "hello", True), ("how are you", "fine", False)]
-        + [("nice day", "thanks", False), ("what is your name", "bob", False)],
-        [("bob", "hi", True), ("thanks", "nice day", False)]
-        + [("hello", "how are you", True), ("fine", "what is your name", False)],
-    ]
+        [("alice", "hello", True), ("how are you", "fine", False)]
+        + [("nice day", "thanks", False), ("what is your name", "bob", False)]
+    ] * 2
     w = [tf.constant(a) for a in window_of(rows, TINY)]
-    *_, (whole,) = trainer.gradients(*w, trainer.zero_state(), parts=1)
-    *_, shares = trainer.gradients(*w, trainer.zero_state(), parts=parts)
-    assert len(shares) == parts
-    for i, part in enumerate(whole):
-        total = sum(tf.convert_to_tensor(s[i]) for s in shares)
-        # The window's loss is a mean over bptt x batch slots, a share's over
-        # bptt / parts x batch.
-        np.testing.assert_allclose(total / parts, tf.convert_to_tensor(part), atol=1e-6)
+    only_last = [w[0], w[1], w[2] * np.array([0, 0, 0, 1], np.int32)[None, :, None], w[3]]
+    *_, grads = trainer.gradients(*only_last, trainer.zero_state())
     names = [v.path for v in trainer.model.trainable_variables]
-    projection = names.index("output_projection/kernel")
-    first, second = (tf.convert_to_tensor(s[projection]) for s in shares[:2])
-    assert np.abs(first - second).max() > 1e-4  # each share is its own exchanges'
+    embedding = tf.convert_to_tensor(grads[names.index("embedding/embeddings")])
+    assert float(tf.norm(embedding[VOCAB.encode(["alice"])[0]])) > 0
+    stateless = Trainer(TINY.replace(remember_state=False), VOCAB)
+    *_, grads = stateless.gradients(*only_last, stateless.zero_state())
+    embedding = tf.convert_to_tensor(grads[names.index("embedding/embeddings")])
+    assert float(tf.norm(embedding[VOCAB.encode(["alice"])[0]])) == 0
 
 
-@pytest.mark.parametrize(("update_every", "steps"), [(1, 4), (2, 2), (4, 1)])
-def test_optimizer_steps_per_window(update_every, steps):
-    config = TINY.replace(update_every=update_every)
-    trainer = Trainer(config, VOCAB)
-    w = window_of([[("hi", "hello", True)] * 4] * 2, config)
+def test_one_optimizer_step_per_window():
+    trainer = Trainer(TINY, VOCAB)
+    w = window_of([[("hi", "hello", True)] * 4] * 2, TINY)
     trainer.train_step(*w, trainer.zero_state())
-    assert int(trainer.optimizer.iterations) == steps
+    trainer.train_step(*(a[:, :3] for a in w), trainer.zero_state())  # any number of steps
+    assert int(trainer.optimizer.iterations) == 2
 
 
-def test_update_every_is_checked():
-    from chatbot.errors import ConfigError
+def test_carried_cell_state_is_bounded():
+    from chatbot.model import CELL_RMS
 
-    with pytest.raises(
-        ConfigError, match="update_every must divide bptt. Received: update_every=3"
-    ):
-        TINY.replace(update_every=3)
-    with pytest.raises(ConfigError, match="update_every must be a positive integer"):
-        TINY.replace(update_every=0)
+    model = Seq2Seq(TINY, len(VOCAB))
+    model.build_weights()
+    c = model.bounded([tf.fill([2, 16], 0.5), tf.constant([[100.0] * 16, [1.0] * 16])])
+    np.testing.assert_allclose(c[0], 0.5)  # h untouched
+    np.testing.assert_allclose(tf.norm(c[1], axis=1), [CELL_RMS * 4, 4.0], rtol=1e-5)
