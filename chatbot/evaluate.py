@@ -42,24 +42,25 @@ def load_probe(path: str | Path) -> list[ProbeConversation]:
     """Probe conversations from JSONL: {"id", "turns", "answer"} per line, and
     "choices" (values the answer could take); without it, the file's distinct
     answers are the choices."""
-    out, records = [], []
+    records: list[tuple[str, list[str], str, int | None]] = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
+            choices = int(record["choices"]) if "choices" in record else None
             records.append(
-                (str(record["id"]), list(record["turns"]), str(record["answer"]))
-                + (int(record["choices"]),) * ("choices" in record)
+                (str(record["id"]), list(record["turns"]), str(record["answer"]), choices)
             )
         except (ValueError, KeyError, TypeError):
             raise UsageError(f'{path}:{number}: expected {{"id", "turns", "answer"}}') from None
     if not records:
         raise UsageError(f"{path} holds no probe conversations")
-    distinct = len({r[2] for r in records})
-    for r in records:
-        out.append(ProbeConversation(*r) if len(r) == 4 else ProbeConversation(*r, distinct))
-    return out
+    distinct = len({answer for _, _, answer, _ in records})
+    return [
+        ProbeConversation(id_, turns, answer, choices or distinct)
+        for id_, turns, answer, choices in records
+    ]
 
 
 def probe_report(bot: Chatbot, conversations: list[ProbeConversation]) -> dict:
