@@ -10,6 +10,12 @@ covers whole conversations. Only a conversation longer than `bptt` exchanges
 is cut into several windows, its state carried from one to the next without
 gradient (truncated BPTT).
 
+In training, a share of the conversations (`chain`, off by default) start
+instead from the state the previous conversation in their row ended with,
+carried without gradient: a chat runs on far past the end of a short
+conversation, and a model that only ever started from zeros meets states it
+never saw (the starter model's replies drifted into one sentence).
+
 Conversations are read from the store one at a time (memory does not grow
 with the corpus). Each pool of conversations is sorted by exchange count (then
 by utterance length) and handed out in shuffled chunks of `batch_size`, so
@@ -90,22 +96,33 @@ def bucketed(
             yield chunks[j]
 
 
-def windows(batches: Iterable[list[list[Exchange]]], batch_size: int, bptt: int) -> Iterator[Window]:
+def windows(
+    batches: Iterable[list[list[Exchange]]],
+    batch_size: int,
+    bptt: int,
+    chain: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> Iterator[Window]:
     """Each batch as windows of at most `bptt` steps; every row is reset in the
-    batch's first step. A row whose conversation has ended is all padding, which
-    leaves its state as it was and adds no loss."""
+    batch's first step, except, with probability `chain` (drawn from `rng`),
+    rows that go on from the state the previous batch left in them. A row whose
+    conversation has ended is all padding, which leaves its state as it was and
+    adds no loss."""
     for batch in batches:
         turns = max(len(conv) for conv in batch)
+        reset = np.ones(batch_size, np.float32)
+        if chain and rng is not None:
+            reset = (rng.random(batch_size) >= chain).astype(np.float32)
         for start in range(0, turns, bptt):
             steps = [
                 [conv[k] if k < len(conv) else None for conv in batch]
                 + [None] * (batch_size - len(batch))
                 for k in range(start, min(turns, start + bptt))
             ]
-            yield _pack(steps, batch_size, first=start == 0)
+            yield _pack(steps, batch_size, reset if start == 0 else None)
 
 
-def _pack(steps: list[list[Exchange | None]], batch_size: int, first: bool) -> Window:
+def _pack(steps: list[list[Exchange | None]], batch_size: int, first: np.ndarray | None) -> Window:
     src_len = max((len(ex[0]) for row in steps for ex in row if ex), default=1)
     tgt_len = 1 + max((len(ex[1]) for row in steps for ex in row if ex), default=1)
     k = len(steps)
@@ -113,8 +130,8 @@ def _pack(steps: list[list[Exchange | None]], batch_size: int, first: bool) -> W
     target_in = np.full((batch_size, k, tgt_len), PAD_ID, np.int32)
     target_out = np.full((batch_size, k, tgt_len), PAD_ID, np.int32)
     reset = np.zeros((batch_size, k), np.float32)
-    if first:
-        reset[:, 0] = 1.0
+    if first is not None:
+        reset[:, 0] = first
     for t, row in enumerate(steps):
         for b, ex in enumerate(row):
             if ex is None:

@@ -16,6 +16,10 @@ exchange of a long chat (the starter model: norm 0 -> 310 -> 555 -> 1031 over
 row's c down to a root-mean-square of at most `CELL_RMS`, in training as in a
 chat, so however long a conversation runs the state stays in the range the
 model was trained on.
+
+The encoder's gates start out remembering (`chrono_bias`, `memory_horizon`):
+with Keras's initial forget bias a fact fades within a few words, no gradient
+from a later question reaches it, and memory is learned slowly or not at all.
 """
 
 from __future__ import annotations
@@ -51,12 +55,17 @@ class Seq2Seq(keras.Model):
     def _stack(self, side: str) -> list:
         """`num_layers` recurrent layers named like "encoder_lstm_0", each returning its state."""
         rnn = keras.layers.LSTM if self.config.cell == "lstm" else keras.layers.GRU
+        gates = {}
+        horizon = self.config.memory_horizon
+        if side == "encoder" and self.config.cell == "lstm" and horizon:
+            gates = {"unit_forget_bias": False, "bias_initializer": chrono_bias(horizon)}
         return [
             rnn(
                 self.config.hidden_units,
                 return_sequences=True,
                 return_state=True,
                 name=f"{side}_{self.config.cell}_{i}",
+                **gates,
             )
             for i in range(self.config.num_layers)
         ]
@@ -133,6 +142,22 @@ class Seq2Seq(keras.Model):
         tokens = tf.ones([1, 2], dtype=tf.int32)
         hidden, _ = self.decode(tokens, self.encode(tokens, self.zero_state(1)))
         self.logits(hidden)
+
+
+def chrono_bias(horizon: int):
+    """An LSTM bias initializer after chrono initialization (Tallec & Ollivier, 2018):
+    forget-gate biases log(U(1, horizon - 1)) and input-gate biases their negative,
+    so the units start out keeping what they hold over timescales up to `horizon`
+    tokens. Keras's default (forget bias 1) keeps 73% a token: a fact is gone
+    (0.73^50 < 1e-6) before any gradient from a question 50 tokens later can
+    reach it."""
+
+    def init(shape, dtype=None):
+        units = shape[0] // 4  # Keras's gate order: input, forget, cell, output
+        forget = tf.math.log(tf.random.uniform([units], 1.0, max(horizon - 1.0, 1.0)))
+        return tf.cast(tf.concat([-forget, forget, tf.zeros([2 * units])], 0), dtype)
+
+    return init
 
 
 def derive_noise(noise: tf.Tensor | None, index: int) -> tf.Tensor | None:

@@ -99,7 +99,9 @@ def probe_conversation(rng: random.Random, index: int, kind: ProbeKind) -> Probe
     return ProbeConversation(f"{kind.name}-{index}", turns, value, len(slot.values))
 
 
-def probe_corpus(n: int, seed: int = 0, kind: str | ProbeKind = "colour") -> list[ProbeConversation]:
+def probe_corpus(
+    n: int, seed: int = 0, kind: str | ProbeKind = "colour"
+) -> list[ProbeConversation]:
     rng = random.Random(seed)
     chosen = KINDS[kind] if isinstance(kind, str) else kind
     return [probe_conversation(rng, i, chosen) for i in range(n)]

@@ -1,12 +1,13 @@
 """CPU threads for training, chosen before TensorFlow starts.
 
 By default TensorFlow splits every op over all cores (intra-op threads). The
-recurrent steps of a 64-row batch are too small to split well; running
-independent ops side by side, one core each (inter-op threads), is faster.
-Measured on 2 cores at the reference shape, one training step: bptt 4 238 ms
--> 202 ms; bptt 1 71 ms -> 58 ms with the batch in two lanes (see
-`Trainer.lanes`). The pools are fixed once TensorFlow has started, so
-`chatbot train` calls this before importing it; a user's own
+recurrent steps of a batch of conversations are too small to split well;
+running independent ops side by side, one core each (inter-op threads), is
+faster: in a window's graph loop the decoder of one exchange needs only the
+encoder state before it, so it runs beside the encoder of the next exchange.
+Measured on 2 cores with the earlier per-exchange trainer, one training step
+at bptt 4: 238 ms -> 202 ms. The pools are fixed once TensorFlow has started,
+so `chatbot train` calls this before importing it; a user's own
 TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS win. This module imports no
 TensorFlow.
 """

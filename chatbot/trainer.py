@@ -179,9 +179,8 @@ class Trainer:
             convs = encoded_conversations(texts, self.vocab, c.max_len)
             key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
             rng = np.random.default_rng(key)
-            streams.append(
-                windows(bucketed(convs, self.local_batch, rng), self.local_batch, c.bptt)
-            )
+            batches = bucketed(convs, self.local_batch, rng)
+            streams.append(windows(batches, self.local_batch, c.bptt, c.chain, rng))
         return streams
 
     def eval_stream(self, store: ConversationSource, corpus: str, split: str) -> Iterator[Window]:

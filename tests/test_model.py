@@ -170,6 +170,17 @@ def test_windows_hold_whole_conversations_and_reset_every_row_first():
     assert [w.reset.tolist() for w in out] == [[[1, 0, 0], [1, 0, 0]], [[1, 0], [1, 0]]]
 
 
+def test_chained_rows_go_on_from_the_state_before_and_only_in_the_first_step():
+    conv = [([4], [5]), ([5], [6]), ([6], [7])]
+    batches = [[conv] * 64] * 20
+    out = list(windows(batches, batch_size=64, bptt=2, chain=0.5, rng=np.random.default_rng(0)))
+    firsts = np.stack([w.reset[:, 0] for w in out[::2]])
+    assert 0.4 < 1 - firsts.mean() < 0.6  # about half the rows carry on
+    assert not any(w.reset[:, 1:].any() for w in out) and not out[1].reset.any()
+    again = windows(batches, batch_size=64, bptt=2, chain=0.5, rng=np.random.default_rng(0))
+    assert all((a.reset == b.reset).all() for a, b in zip(out, again, strict=True))
+
+
 def test_a_conversation_longer_than_bptt_goes_on_in_the_next_window():
     conv = [([i], [i + 1]) for i in range(4, 9)]  # 5 exchanges
     out = list(windows([[conv]], batch_size=1, bptt=2))
