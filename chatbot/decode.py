@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ._tf import tf
 from .errors import ConfigError
 from .model import Seq2Seq, State
-from .vocab import END_ID, START_ID
+from .vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
 NEG_INF = -1e9
 
@@ -94,7 +94,10 @@ class Decoder:
     def _adjust(
         self, logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, s: DecodeSettings
     ) -> tf.Tensor:
-        """Repetition penalty and minimum length, on logits [rows, vocab]."""
+        """Repetition penalty and minimum length, on logits [rows, vocab]; never
+        <unk>, <pad> or <start> (a reply of "<unk>" says nothing)."""
+        never = tf.one_hot([PAD_ID, START_ID, UNK_ID], tf.shape(logits)[-1])
+        logits += tf.reduce_sum(never, axis=0) * NEG_INF
         if s.repetition_penalty != 1.0:
             seen = tf.reduce_max(tf.one_hot(generated, tf.shape(logits)[-1]), axis=1) > 0
             penalized = tf.where(
