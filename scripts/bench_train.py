@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Training throughput at the reference shape, against plain Keras `model.fit`, in one run.
 
-Reference shape: vocabulary 8000, embedding 128, LSTM 256, batch 64, max length
-20, on DailyDialog (../shared/corpora, official split). Both models train for
-the same number of epochs on the same training conversations (`--conversations`
-caps them to keep the run short) and are scored on the same validation split
+Reference shape: vocabulary 8000, embedding 128, LSTM 256, max length 20, the
+default batch of conversations (Keras: 64 pairs a step), on DailyDialog
+(../shared/corpora, official split). Both models train for the same number of
+epochs on the same training conversations (`--conversations` caps them to keep
+the run short) and are scored on the same validation split
 after every epoch (outside the timed part), so learning per epoch is compared
 epoch by epoch. The order of the data and the initial weights alone move one
 run's validation perplexity by a few percent (DailyDialog, seeds 0-2, after
 epochs 1 and 2: Keras 2.5% and 2.0% from best to worst, ours 5.1% and 9.1%),
 so `--seeds N` repeats both trainers with seeds 0..N-1 and compares the means.
+
+Speed is judged as time to quality: ours makes fewer, larger steps per epoch
+(whole conversations), so tokens/s alone misleads. `time_to_quality_ratio` is
+the time ours takes to reach the validation perplexity Keras fit has after 2
+epochs, over Keras's time for those 2 epochs (run with `--epochs 2` or more).
 
 - `chatbot`: chatbot's Trainer (conversation streams, carried state, bucketing,
   loss and output projection on real tokens only).
@@ -109,14 +115,11 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
 
     trainer = Trainer(cfg, vocab)
     src_tokens = tgt_tokens = 0
-    seconds, valid, raw = 0.0, [], []
+    seconds, valid, raw, elapsed = 0.0, [], [], []
     for epoch in range(epochs):
         rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
-        stream = windows(
-            bucketed(iter(convs), cfg.batch_size, rng),
-            cfg.batch_size,
-            cfg.bptt,
-        )
+        batches = bucketed(iter(convs), cfg.batch_size, rng)
+        stream = windows(batches, cfg.batch_size, cfg.bptt, cfg.chain, rng)
         state = trainer.zero_state()
         first = epoch == 0
         start = time.perf_counter()
@@ -130,6 +133,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
             src_tokens += int(np.count_nonzero(w.source))
             tgt_tokens += int(tokens)
         seconds += time.perf_counter() - start
+        elapsed.append(seconds)
         loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
         raw.append(loss / tokens)
         with trainer.average.applied():  # as `chatbot train` validates
@@ -141,6 +145,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
         "target_tokens": tgt_tokens,
         "valid_loss": valid,
         "raw_valid_loss": raw,
+        "elapsed": elapsed,
     }
 
 
@@ -201,17 +206,19 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0) -> dict:
             total += float((nll * vweight[part]).sum())
         return total / float(vweight.sum())
 
-    seconds, valid = 0.0, []
+    seconds, valid, elapsed = 0.0, [], []
     for _ in range(epochs):  # one fit() per epoch, so the validation is not timed
         start = time.perf_counter()
         model.fit([enc, din], dout, sample_weight=weight, batch_size=KERAS_BATCH, verbose=0)
         seconds += time.perf_counter() - start
+        elapsed.append(seconds)
         valid.append(valid_loss())
     return {
         "seconds": seconds,
         "source_tokens": int(np.count_nonzero(enc)) * epochs,
         "target_tokens": int(weight.sum()) * epochs,
         "valid_loss": valid,
+        "elapsed": elapsed,
     }
 
 
@@ -226,7 +233,9 @@ def combine(runs: list[dict]) -> dict:
     """One trainer's runs over several seeds: times and tokens add up; losses per seed."""
     total = {k: sum(r[k] for r in runs) for k in ("seconds", "source_tokens", "target_tokens")}
     losses = {k: [r[k] for r in runs] for k in ("valid_loss", "raw_valid_loss") if k in runs[0]}
-    return {**total, **losses}
+    # Seconds from the start of training to the end of each epoch, mean over seeds.
+    elapsed = [sum(e) / len(runs) for e in zip(*(r["elapsed"] for r in runs), strict=True)]
+    return {**total, **losses, "elapsed": elapsed}
 
 
 def mean_ppl(per_seed: list[list[float]]) -> list[float]:
@@ -245,11 +254,33 @@ def summarize(result: dict, cfg, peak: float) -> dict:
         "useful_gflops": round(gflops, 1),
         "fraction_of_peak": round(gflops / peak, 3),
         "valid_ppl_by_epoch": mean_ppl(result["valid_loss"]),
+        "seconds_by_epoch": [round(t, 1) for t in result["elapsed"]],
         "valid_ppl_by_epoch_per_seed": [mean_ppl([seed]) for seed in result["valid_loss"]],
     }
     if "raw_valid_loss" in result:  # ours without the weight average
         summary["raw_valid_ppl_by_epoch"] = mean_ppl(result["raw_valid_loss"])
     return summary
+
+
+def time_to_quality(ours: dict, base: dict, epochs: int = 2) -> dict:
+    """Seconds our trainer takes to reach the validation perplexity Keras fit has
+    after `epochs` epochs, over Keras's seconds for them. Validation runs at epoch
+    ends only, so ours is timed at the end of the first epoch that gets there (an
+    upper bound); None if none does."""
+    k = min(epochs, len(base["valid_ppl_by_epoch"])) - 1
+    target, their_time = base["valid_ppl_by_epoch"][k], base["seconds_by_epoch"][k]
+    reached = [
+        t
+        for ppl, t in zip(ours["valid_ppl_by_epoch"], ours["seconds_by_epoch"], strict=True)
+        if ppl <= target
+    ]
+    return {
+        "keras_epochs": k + 1,
+        "target_valid_ppl": target,
+        "keras_seconds": their_time,
+        "chatbot_seconds": reached[0] if reached else None,
+        "ratio": round(reached[0] / their_time, 3) if reached else None,
+    }
 
 
 def main() -> None:
@@ -283,9 +314,8 @@ def main() -> None:
     from chatbot.errors import ConfigError
     from chatbot.vocab import Vocab
 
-    cfg = Config(
-        vocab_size=8000, embed_dim=128, hidden_units=256, batch_size=64, max_len=20, min_count=1
-    )
+    # Sizes only: the rest (batch of conversations, learning rate...) is the default.
+    cfg = Config(vocab_size=8000, embed_dim=128, hidden_units=256, max_len=20, min_count=1)
     changes = {
         "bptt": args.bptt,
         "batch_size": args.batch_size,
@@ -344,6 +374,8 @@ def main() -> None:
                 "matmul_peak": peak,
                 "chatbot": ours,
                 "keras_fit": base,
+                "time_to_quality": base and time_to_quality(ours, base),
+                "time_to_quality_ratio": base and time_to_quality(ours, base)["ratio"],
                 "speedup_tokens_per_second": base
                 and round(ours["target_tokens_per_second"] / base["target_tokens_per_second"], 2),
                 "valid_no_worse_every_epoch": base
