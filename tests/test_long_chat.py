@@ -75,7 +75,9 @@ def test_replies_with_the_state_carried_keep_varying(starter):
     carried, reset = chat(starter, True), chat(starter, False)
     second_half = carried[20:]
     assert len(set(second_half)) >= 10, second_half
-    assert not any(a == b == c for a, b, c in zip(carried, carried[1:], carried[2:])), carried
+    assert not any(
+        a == b == c for a, b, c in zip(carried, carried[1:], carried[2:], strict=False)
+    ), carried
     assert len(set(carried)) >= 0.8 * len(set(reset)), (carried, reset)
 
 
