@@ -167,12 +167,14 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
 
 def reference_greedy(bot, state, max_length):
     """Step by step in Python, one decoder call per word: what the compiled loop must equal."""
-    from chatbot.vocab import END_ID, START_ID
+    from chatbot.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
     token, out = START_ID, []
     for _ in range(max_length):
         hidden, state = bot.model.decode(tf.constant([[token]]), state)
-        token = int(tf.argmax(bot.model.logits(hidden[:, -1]), axis=-1)[0])
+        logits = bot.model.logits(hidden[:, -1]).numpy()[0]
+        logits[[PAD_ID, START_ID, UNK_ID]] = -np.inf  # never generated
+        token = int(np.argmax(logits))
         if token == END_ID:
             break
         out.append(token)
@@ -195,6 +197,20 @@ def test_compiled_greedy_equals_reference_and_beam_1(starter, prompt):
     )
     ids = [int(i) for i in beam_one.numpy()]
     assert (ids[: ids.index(2)] if 2 in ids else ids) == compiled
+
+
+def test_no_decoding_emits_unk_even_when_the_model_prefers_it():
+    from chatbot import Chatbot
+    from chatbot.decode import DecodeSettings
+    from chatbot.vocab import UNK_ID
+
+    bot = Chatbot.load("starter")
+    bias = bot.model.projection.bias
+    bias.assign(tf.tensor_scatter_nd_update(bias, [[UNK_ID]], [100.0]))
+    bot.observe("hello")
+    for settings in (DecodeSettings(), DecodeSettings(beam=4), DecodeSettings(temperature=2.0)):
+        reply = bot.decoder.reply(bot.state, settings)
+        assert reply and UNK_ID not in reply, settings
 
 
 def test_beam_and_sampling_settings(starter):
