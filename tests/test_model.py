@@ -285,3 +285,22 @@ def test_carried_cell_state_is_bounded():
     c = model.bounded([tf.fill([2, 16], 0.5), tf.constant([[100.0] * 16, [1.0] * 16])])
     np.testing.assert_allclose(c[0], 0.5)  # h untouched
     np.testing.assert_allclose(tf.norm(c[1], axis=1), [CELL_RMS * 4, 4.0], rtol=1e-5)
+
+
+def test_encoder_gates_start_out_remembering_up_to_the_horizon():
+    from chatbot.errors import ConfigError
+
+    h = TINY.hidden_units
+    chrono = Seq2Seq(TINY.replace(memory_horizon=60), len(VOCAB))
+    chrono.build_weights()
+    bias = chrono.encoder_rnns[0].cell.bias.numpy()
+    forget, inputs = bias[h : 2 * h], bias[:h]
+    assert (forget >= 0).all() and (forget <= np.log(59) + 1e-6).all() and forget.std() > 0.1
+    np.testing.assert_allclose(inputs, -forget)
+    # The decoder, and a horizon of 0, keep Keras's forget bias of 1.
+    plain = Seq2Seq(TINY.replace(memory_horizon=0), len(VOCAB))
+    plain.build_weights()
+    for layer in (chrono.decoder_rnns[0], plain.encoder_rnns[0]):
+        np.testing.assert_allclose(layer.cell.bias.numpy()[h : 2 * h], 1.0)
+    with pytest.raises(ConfigError, match="memory_horizon"):
+        TINY.replace(memory_horizon=-1)
