@@ -26,6 +26,40 @@ def _f(default: Any, help: str) -> Any:
 RETIRED = ("update_every",)
 
 
+# Upper bounds keep a typo (hidden_units 1000000) from exhausting memory.
+INT_RANGES = {
+    "embed_dim": (1, 4096),
+    "hidden_units": (1, 8192),
+    "num_layers": (1, 8),
+    "vocab_size": (5, 1_000_000),
+    "min_count": (1, 1_000_000_000),
+    "max_len": (1, 1000),
+    "memory_horizon": (0, 1_000_000),
+    "batch_size": (1, 65536),
+    "bptt": (1, 10_000),
+    "epochs": (1, 100_000),
+    "patience": (1, 100_000),
+    "seed": (0, 2**31 - 1),
+}
+# (low, high, the interval as the error message writes it)
+FLOAT_RANGES = {
+    "learning_rate": (0.0, 10.0, "(0, 10]"),
+    "lr_decay": (0.0, 1.0, "(0, 1]"),
+    "clip_norm": (0.0, 1e6, "(0, 1e6]"),
+    "weight_average": (0.0, 1.0, "[0, 1)"),
+    "dropout": (0.0, 1.0, "[0, 1)"),
+    "chain": (0.0, 1.0, "[0, 1)"),
+}
+# Training holds each weight four times (weights, two Adam moments, average):
+# 250M weights is 4 GB of float32 before activations.
+MAX_PARAMETERS = 250_000_000
+
+
+def _open_ends(interval: str, low: float, high: float) -> tuple[float, ...]:
+    """The ends that `interval` leaves out: "(0, 1]" leaves out 0."""
+    return (low,) * interval.startswith("(") + (high,) * interval.endswith(")")
+
+
 @dataclass(frozen=True)
 class Config:
     remember_state: bool = _f(True, "Carry the encoder state from one exchange to the next.")
@@ -92,46 +126,39 @@ class Config:
     seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
 
     def __post_init__(self) -> None:
+        if not isinstance(self.remember_state, bool):  # JSON's "no" is not False
+            raise ConfigError(
+                "remember_state must be true or false. "
+                f"Received: remember_state={self.remember_state!r}"
+            )
         if self.cell not in ("lstm", "gru"):
             raise ConfigError(f"cell must be 'lstm' or 'gru'. Received: cell={self.cell!r}")
-        for name in (
-            "embed_dim",
-            "hidden_units",
-            "num_layers",
-            "max_len",
-            "batch_size",
-            "bptt",
-            "epochs",
-            "min_count",
-            "patience",
-        ):
+        for name, (low, high) in INT_RANGES.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer. Received: {name}={value!r}")
-        if not isinstance(self.memory_horizon, int) or self.memory_horizon < 0:
-            raise ConfigError(
-                "memory_horizon must be a non-negative integer. "
-                f"Received: memory_horizon={self.memory_horizon!r}"
-            )
-        if self.vocab_size <= 4:
-            raise ConfigError(
-                f"vocab_size must be greater than 4. Received: vocab_size={self.vocab_size}"
-            )
-        if not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"lr_decay must be in (0, 1]. Received: lr_decay={self.lr_decay}")
-        if not 0 <= self.weight_average < 1:
-            raise ConfigError(
-                f"weight_average must be in [0, 1). Received: weight_average={self.weight_average}"
-            )
-        if not 0 <= self.chain < 1:
-            raise ConfigError(f"chain must be in [0, 1). Received: chain={self.chain}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
-        for name in ("learning_rate", "clip_norm"):
-            if not getattr(self, name) > 0:
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ConfigError(
-                    f"{name} must be positive. Received: {name}={getattr(self, name)}"
+                    f"{name} must be an integer from {low} to {high}. Received: {name}={value!r}"
                 )
+        for name, (lo, hi, interval) in FLOAT_RANGES.items():
+            x = getattr(self, name)
+            number = isinstance(x, int | float) and not isinstance(x, bool)
+            if not number or not lo <= x <= hi or x in _open_ends(interval, lo, hi):
+                raise ConfigError(f"{name} must be in {interval}. Received: {name}={x!r}")
+        if self.parameters > MAX_PARAMETERS:
+            raise ConfigError(
+                f"a model of {self.parameters:,} weights is too large to train here (at most "
+                f"{MAX_PARAMETERS:,}); lower --vocab-size, --hidden-units or --embed-dim"
+            )
+
+    @property
+    def parameters(self) -> int:
+        """Trainable weights: embedding, encoder and decoder stacks, output projection."""
+        # An LSTM has 4 gates and one bias each; Keras's GRU (reset_after) 3 and two.
+        gates, biases = (4, 1) if self.cell == "lstm" else (3, 2)
+        h, e = self.hidden_units, self.embed_dim
+        first = gates * h * (e + h + biases)
+        stack = first + (self.num_layers - 1) * gates * h * (2 * h + biases)
+        return self.vocab_size * e + 2 * stack + self.vocab_size * (h + 1)
 
     @property
     def state_size(self) -> int:
@@ -147,6 +174,8 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> Config:
         data = read_json(path, "model config")
+        if not isinstance(data, dict):
+            raise ModelError(f"{path} must hold a JSON object of settings; retrain the model")
         for name in RETIRED:
             data.pop(name, None)
         known = {f.name for f in dataclasses.fields(cls)}

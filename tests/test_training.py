@@ -168,7 +168,8 @@ def test_cli_train_models_and_errors(run, corpus):
     bad = run("train", "--corpus", corpus, "--hidden-units", "-3")
     assert (
         bad.exit_code == 2
-        and "hidden_units must be a positive integer. Received: hidden_units=-3" in bad.output
+        and "hidden_units must be an integer from 1 to 8192. Received: hidden_units=-3"
+        in bad.output
     )
     assert run("train", "--corpus", "nope").exit_code == 1
     resumed = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--epochs", "2")

@@ -1,0 +1,52 @@
+"""Tier 1: Config refuses what would mislead or exhaust the machine, before TensorFlow starts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatbot.config import MAX_PARAMETERS, Config
+from chatbot.errors import ConfigError, ModelError
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"remember_state": "no"}, "remember_state must be true or false. Received: "),
+        ({"learning_rate": "0.01"}, "learning_rate must be in (0, 10]. Received: "),
+        ({"learning_rate": 0.0}, "learning_rate must be in (0, 10]. Received: "),
+        ({"hidden_units": 10**6}, "hidden_units must be an integer from 1 to 8192. "),
+        ({"epochs": True}, "epochs must be an integer from 1 to 100000. Received: "),
+        ({"weight_average": 1.0}, "weight_average must be in [0, 1). Received: "),
+        ({"lr_decay": 0}, "lr_decay must be in (0, 1]. Received: lr_decay=0"),
+    ],
+)
+def test_bad_settings_are_refused_with_their_value(changes, message):
+    with pytest.raises(ConfigError) as err:
+        Config(**changes)
+    assert str(err.value).startswith(message), err.value
+
+
+def test_a_model_too_large_to_train_is_refused_before_any_weight_exists():
+    # 100,000 x (128 + 8193) + 2 x 4 x 8192 x (128 + 8192 + 1): about 1.4 billion.
+    with pytest.raises(ConfigError, match="a model of 1,377,425,056 weights is too large"):
+        Config(vocab_size=100_000, hidden_units=8192)
+    assert Config().parameters < MAX_PARAMETERS
+
+
+def test_the_ends_of_each_interval_are_kept_or_refused_as_written():
+    assert Config(lr_decay=1.0, dropout=0.0, chain=0.0, weight_average=0.0).lr_decay == 1.0
+    with pytest.raises(ConfigError, match=r"chain must be in \[0, 1\)"):
+        Config(chain=1.0)
+
+
+def test_config_json_round_trips_and_rejects_what_is_not_an_object(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(Config(hidden_units=32).to_json())
+    assert Config.load(path) == Config(hidden_units=32)
+    path.write_text(json.dumps({**json.loads(Config().to_json()), "update_every": 4}))
+    assert Config.load(path) == Config()  # a retired setting is ignored
+    path.write_text("7")
+    with pytest.raises(ModelError, match="must hold a JSON object"):
+        Config.load(path)
