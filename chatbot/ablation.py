@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ._tf import tf
-from .data import Exchange
+from .exchanges import Exchange
 from .model import Seq2Seq
 from .vocab import END_ID, PAD_ID, START_ID
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from ._tf import tf
 from .checkpoint import STARTER, ModelDir
 from .config import Config
-from .data import encode_utterance
 from .decode import Decoder, DecodeSettings
 from .errors import ModelError
+from .exchanges import encode_utterance
 from .model import Seq2Seq, State
 from .store import Store
 from .text import detokenize

@@ -32,10 +32,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .text import tokenize
-from .vocab import END_ID, PAD_ID, START_ID, Vocab
-
-Exchange = tuple[list[int], list[int]]  # (source ids, target ids)
+from .exchanges import Exchange
+from .vocab import END_ID, PAD_ID, START_ID
 
 
 class ConversationSource(Protocol):
@@ -58,26 +56,6 @@ class Window:
     @property
     def target_tokens(self) -> int:
         return int(np.count_nonzero(self.target_out))
-
-
-def encode_utterance(text: str, vocab: Vocab, max_len: int) -> list[int]:
-    return vocab.encode(tokenize(text))[:max_len]
-
-
-def exchanges(utterances: list[list[int]], max_len: int) -> list[Exchange]:
-    """(u(i), u(i+1)) pairs; the reply keeps room for <end> within max_len."""
-    return [(utterances[i], utterances[i + 1][: max_len - 1]) for i in range(len(utterances) - 1)]
-
-
-def encoded_conversations(
-    conversations: Iterable[list[str]], vocab: Vocab, max_len: int
-) -> Iterator[list[Exchange]]:
-    """Token ids per exchange; conversations with fewer than two utterances have none."""
-    for texts in conversations:
-        ids = [encode_utterance(t, vocab, max_len) for t in texts]
-        ids = [u for u in ids if u]
-        if len(ids) >= 2:
-            yield exchanges(ids, max_len)
 
 
 def bucketed(

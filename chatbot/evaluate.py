@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .bot import Chatbot
-from .data import Exchange, encoded_conversations
 from .errors import UsageError
+from .exchanges import Exchange, encoded_conversations
 from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
 from .store import Store

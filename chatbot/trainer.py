@@ -21,8 +21,9 @@ from ._tf import keras, tf
 from .average import WeightAverage
 from .checkpoint import ModelDir
 from .config import Config
-from .data import ConversationSource, Window, bucketed, encoded_conversations, windows
+from .data import ConversationSource, Window, bucketed, windows
 from .distribute import Placement, gather_rows, per_replica, share
+from .exchanges import encoded_conversations
 from .model import Seq2Seq, State, derive_noise, masked_loss_sum
 from .optim import FusedAdam
 from .progress import TrainState

@@ -71,7 +71,7 @@ def train(db: Path, name: str, workers: int) -> tuple[float, int]:
 
 def target_tokens(db: Path, name: str) -> int:
     from chatbot.checkpoint import ModelDir
-    from chatbot.data import encoded_conversations
+    from chatbot.exchanges import encoded_conversations
     from chatbot.store import Store
     from chatbot.train import models_root
 

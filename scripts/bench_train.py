@@ -101,7 +101,7 @@ def ingest_dailydialog(db: Path):
 
 
 def training_conversations(store, vocab, cfg, limit):
-    from chatbot.data import encoded_conversations
+    from chatbot.exchanges import encoded_conversations
 
     convs = encoded_conversations(store.iter_conversations("dd", "train"), vocab, cfg.max_len)
     return list(islice(convs, limit))
@@ -154,7 +154,7 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0) -> dict:
     import numpy as np
     from keras import layers
 
-    from chatbot.data import encoded_conversations
+    from chatbot.exchanges import encoded_conversations
     from chatbot.vocab import END_ID, START_ID
 
     def arrays(conversations):

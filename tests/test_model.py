@@ -10,7 +10,8 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot.config import Config  # noqa: E402
-from chatbot.data import bucketed, encoded_conversations, windows  # noqa: E402
+from chatbot.data import bucketed, windows  # noqa: E402
+from chatbot.exchanges import encoded_conversations  # noqa: E402
 from chatbot.model import Seq2Seq, masked_loss_sum  # noqa: E402
 from chatbot.trainer import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
