@@ -71,7 +71,7 @@ class Config:
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")
     # On the context probe (tests/test_context.py, 40 epochs) the carried state
-    # answered 35-77% per probe kind with Keras's forget bias (0 here), 48-100%
+    # answered 35-78% per probe kind with Keras's forget bias (0 here), 48-100%
     # with a horizon of 480 tokens, and 100% on every kind with 60.
     memory_horizon: int = _f(
         60,

@@ -89,7 +89,8 @@ def windows(
     for batch in batches:
         turns = max(len(conv) for conv in batch)
         reset = np.ones(batch_size, np.float32)
-        if chain and rng is not None:
+        if chain:
+            assert rng is not None, "chain draws from rng"
             reset = (rng.random(batch_size) >= chain).astype(np.float32)
         for start in range(0, turns, bptt):
             steps = [

@@ -3,10 +3,11 @@
 
 Data: the English corpus of the `chatterbot-corpus` package (BSD-3-Clause),
 read from the installed package, so nothing is downloaded, without its
-`coding` and `tech_support` files: they are two thirds of its bytes, and
-with them the model answered small talk with code ("here's a memoization
-function"). The model is small on purpose (a few MB): it lets `chatbot chat`
-answer right after install; train your own on a real corpus for a better one.
+`coding` and `tech_support` files (two thirds of its bytes; with them the
+model answered small talk with code: "here's a memoization function") and
+`trivia` (with it, "Do you like sports?" got "koalas"). The model is small on
+purpose (a few MB): it lets `chatbot chat` answer right after install; train
+your own on a real corpus for a better one.
 
 Writes chatbot/starter/ with config.json, vocab.json and a weights-only
 checkpoint (no optimizer slots), and prints one JSON object with its metrics.
