@@ -10,8 +10,13 @@ chat, evaluation) goes through `tokenize`:
 3. Lower case: the corpora are small next to the vocabulary a cased model
    would need.
 4. NLTK's Treebank word tokenizer (rule-based, needs no downloaded data).
-   Numbers are kept as written; the vocabulary's size cap maps rare ones to
-   `<unk>`.
+   Treebank splits the period off only the last word of its input, so in
+   "my name is alice. how are you?" it keeps `alice.` as one word. Every word
+   that still ends in a period afterwards loses it to a token of its own,
+   unless it is a known abbreviation ("mr.", "etc.") or an initialism
+   ("p.m.", "u.s."). (An untrained Punkt sentence splitter was tried first: it
+   reads "a. b." as initials.) Numbers are kept as written ("3.50"); the
+   vocabulary's size cap maps rare ones to `<unk>`.
 
 `detokenize` uses NLTK's TreebankWordDetokenizer, so replies read as text.
 """
@@ -38,6 +43,9 @@ _TYPOGRAPHIC = str.maketrans(
         "\u2014": " - ",
         "\u2212": "-",
         "\u2026": "...",
+        # CJK sentence punctuation (NFKC leaves these), so sentences split there too.
+        "\u3002": ". ",
+        "\u3001": ", ",
     }
 )
 _SPACES = re.compile(r"\s+")
@@ -52,6 +60,20 @@ def normalize(text: str) -> str:
     text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     text = _SPACES.sub(" ", text).strip().lower()
     return _SPACED_APOSTROPHE.sub("'", text)
+
+
+# Words whose final period is part of the word, not the end of a sentence.
+ABBREVIATIONS = frozenset("mr mrs ms dr prof sr jr st mt vs etc approx dept".split())
+_INITIALISM = re.compile(r"(?:\w\.)+\w")
+
+
+def _split_period(token: str) -> list[str]:
+    word = token[:-1]
+    if len(token) < 2 or not token.endswith(".") or word.endswith("."):
+        return [token]
+    if word in ABBREVIATIONS or _INITIALISM.fullmatch(word):
+        return [token]
+    return [word, "."]
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +95,7 @@ def tokenize(text: str) -> list[str]:
     text = normalize(text)
     if not text:
         return []
-    tokens = _tokenizer().tokenize(text)
+    tokens = [piece for tok in _tokenizer().tokenize(text) for piece in _split_period(tok)]
     # Treebank writes double quotes as `` and ''; keep the plain character.
     return ['"' if tok in ("``", "''") else tok for tok in tokens]
 
