@@ -63,8 +63,7 @@ class Chatbot:
 
     def read(self, ids: list[int]) -> None:
         """Feed one utterance, as token ids, into the state (reset first without memory)."""
-        if not self.remember_state:
-            self.reset_hidden_state()
+        self.state = self.model.carry(self.state, 1.0, self.remember_state)
         if ids:  # an empty utterance leaves the state as it was
             self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
 
@@ -93,9 +92,10 @@ class Chatbot:
         return detokenize(self.vocab.decode(self.reply_ids()))
 
     def respond(self, text: str) -> str:
-        """Read `text`, reply, and feed the reply into the state (as in training)."""
+        """Read `text`, reply, and feed the reply into the state (as in training;
+        without memory the next `read` starts from zeros anyway)."""
         self.read(self.encode(text))
         ids = self.reply_ids()
-        if ids and self.remember_state:
+        if ids:
             self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
         return detokenize(self.vocab.decode(ids))

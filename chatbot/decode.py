@@ -25,6 +25,8 @@ from .model import Seq2Seq, State
 from .vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
 NEG_INF = -1e9
+# Upper bounds that keep one reply's memory and compile time small whatever is asked.
+MAX_BEAM, MAX_LENGTH = 64, 1000
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,21 @@ class DecodeSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        checks = {
-            "beam": self.beam >= 1,
-            "temperature": self.temperature >= 0,
-            "top_k": self.top_k >= 0,
-            "top_p": 0 < self.top_p <= 1,
-            "repetition_penalty": self.repetition_penalty > 0,
-            "min_length": self.min_length >= 0,
-            "max_length": self.max_length >= 1,
+        checks = {  # name: (within range, the range in words)
+            "beam": (1 <= self.beam <= MAX_BEAM, f"1 to {MAX_BEAM}"),
+            "temperature": (self.temperature >= 0, ">= 0"),
+            "top_k": (self.top_k >= 0, ">= 0 (0: off)"),
+            "top_p": (0 < self.top_p <= 1, "in (0, 1]"),
+            "repetition_penalty": (self.repetition_penalty > 0, "> 0 (1: off)"),
+            "no_repeat_ngram": (self.no_repeat_ngram >= 0, ">= 0 (0: off)"),
+            "min_length": (self.min_length >= 0, ">= 0"),
+            "max_length": (1 <= self.max_length <= MAX_LENGTH, f"1 to {MAX_LENGTH}"),
         }
-        for name, ok in checks.items():
+        for name, (ok, allowed) in checks.items():
             if not ok:
-                raise ConfigError(f"{name} is out of range. Received: {name}={getattr(self, name)}")
+                raise ConfigError(
+                    f"{name} must be {allowed}. Received: {name}={getattr(self, name)}"
+                )
         if self.beam > 1 and self.temperature > 0:
             raise ConfigError(
                 "choose beam search or sampling, not both (set temperature=0 or beam=1)"
@@ -188,7 +193,7 @@ def _block_ngrams(logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, n: i
 
 def _restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:
     """Keep the `top_k` largest logits and the smallest set reaching probability `top_p`."""
-    if top_k > 0:
+    if 0 < top_k < logits.shape[-1]:  # a k beyond the vocabulary keeps every word
         kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
         logits = tf.where(logits < kth, NEG_INF, logits)
     if top_p < 1.0:

@@ -70,14 +70,11 @@ class TurnModule(tf.Module):
     def _turn(self, tokens, state):
         ids = tf.cast(self.table.lookup(tokens[: self.max_len]), tf.int32)
         state = list(tf.unstack(state[:, None, :]))  # [state_size] x [1, hidden]
-        if not self.remember:
-            state = [tf.zeros_like(s) for s in state]
-        state = self._encode(ids, state)
+        state = self._encode(ids, self.model.carry(state, 1.0, self.remember))
         generated = self.decoder.greedy_graph(state, self.settings)
         before_end = tf.cumsum(tf.cast(tf.equal(generated, END_ID), tf.int32)) == 0
         reply = tf.boolean_mask(generated, before_end)
-        if self.remember:
-            state = self._encode(reply, state)
+        state = self._encode(reply, state)
         words = tf.gather(self.words, reply)
         return {
             "reply": tf.strings.reduce_join(words, separator=" "),

@@ -111,11 +111,12 @@ class Seq2Seq(keras.Model):
         limit = CELL_RMS * math.sqrt(self.config.hidden_units)
         return [tf.clip_by_norm(s, limit, axes=[1]) if i % 2 else s for i, s in enumerate(state)]
 
-    def carry(self, state: State, keep: tf.Tensor) -> State:
-        """The state an exchange starts from: with `remember_state`, the previous
-        state where `keep` [batch, 1] is 1 and zeros where it is 0 (a new
-        conversation); without, always zeros."""
-        if not self.config.remember_state:
+    def carry(self, state: State, keep: tf.Tensor | float, remember: bool | None = None) -> State:
+        """The state an exchange starts from: when remembering (`remember`, by default
+        the config's `remember_state`), the previous state where `keep` [batch, 1]
+        is 1 and zeros where it is 0 (a new conversation); otherwise always zeros.
+        Training, chat and export all start exchanges through here."""
+        if not (self.config.remember_state if remember is None else remember):
             return [tf.zeros_like(s) for s in state]
         return [s * keep for s in state]
 

@@ -1,21 +1,24 @@
 """The `chatbot chat` client on prompt-toolkit, on top of session.py.
 
 Slash commands are registered with `@command`. Ctrl-C clears the line,
-Ctrl-D exits; an error in one exchange is printed and the loop goes on.
+Ctrl-D exits; any error in one line (a command or an exchange) is printed as
+one line and the loop goes on. The REPL talks to the `Session` only.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-from .errors import ChatbotError
-from .session import Session
+from .errors import ChatbotError, UsageError
+from .files import write_atomic
+from .session import REMEMBER, SETTABLE, Session
+from .text import MAX_CHARS, printable, shorten
 
 COMMANDS: dict[str, tuple[Callable[[Session, str], bool | None], str]] = {}
 
@@ -50,7 +53,7 @@ def _reset(session: Session, arg: str) -> None:
 @command("/undo", "take back the last exchange (state included)")
 def _undo(session: Session, arg: str) -> None:
     undone = session.undo()
-    say(f"(undid: {undone[0]!r})" if undone else "(nothing to undo)")
+    say(f"(undid: {shorten(undone[0])!r})" if undone else "(nothing to undo)")
 
 
 @command("/history", "show this conversation")
@@ -58,58 +61,22 @@ def _history(session: Session, arg: str) -> None:
     if not session.history:
         say("(no exchanges yet)")
     for user, bot in session.history:
-        say(f"you> {user}\nbot> {bot}")
+        say(f"you> {printable(user)}\nbot> {printable(bot)}")
 
 
 @command("/state", "show the model, memory, decoding settings and transcript id")
 def _state(session: Session, arg: str) -> None:
-    bot = session.bot
-    norm = sum(float((s * s).numpy().sum()) for s in bot.state) ** 0.5
-    say(
-        f"model {session.model_name}, remember {'on' if bot.remember_state else 'off'}, "
-        f"state norm {norm:.3f}, transcript {session.transcript_id or '(none yet)'}"
-    )
-    s = bot.settings
-    say(
-        f"decoding: beam {s.beam}, temperature {s.temperature}, top-k {s.top_k}, top-p {s.top_p}, "
-        f"repetition-penalty {s.repetition_penalty}, no-repeat-ngram {s.no_repeat_ngram}, "
-        f"length {s.min_length}-{s.max_length}"
-    )
+    for line in session.describe():
+        say(line)
 
 
-SETTABLE = {
-    "beam": int,
-    "temperature": float,
-    "top-k": int,
-    "top-p": float,
-    "max-length": int,
-    "min-length": int,
-    "repetition-penalty": float,
-    "no-repeat-ngram": int,
-}
-
-
-@command(
-    "/set",
-    "KEY=VALUE: beam, temperature, top-k, top-p, max-length, min-length, "
-    "repetition-penalty, no-repeat-ngram, remember (on|off)",
-)
+@command("/set", f"KEY=VALUE: {REMEMBER} (on|off), " + ", ".join(SETTABLE))
 def _set(session: Session, arg: str) -> None:
     key, _, value = (part.strip() for part in arg.partition("="))
-    bot = session.bot
-    if key == "remember" and value in ("on", "off"):
-        bot.remember_state = value == "on"
-    elif key in SETTABLE:
-        try:
-            bot.settings = dataclasses.replace(
-                bot.settings, **{key.replace("-", "_"): SETTABLE[key](value)}
-            )
-        except ValueError:
-            say(f"{key} needs a number. Received: {value!r}")
-            return
-    else:
-        say("usage: /set KEY=VALUE with KEY one of: remember, " + ", ".join(SETTABLE))
+    if not key or not value:
+        say(f"usage: /set KEY=VALUE with KEY one of: {REMEMBER}, {', '.join(SETTABLE)}")
         return
+    session.set(key, value)
     say(f"({key} = {value})")
 
 
@@ -118,26 +85,21 @@ def _save(session: Session, arg: str) -> None:
     if not arg.strip():
         say("usage: /save FILE")
         return
-    turns = [text for exchange in session.history for text in exchange]
-    record = {"id": f"transcript-{session.transcript_id or 'unsaved'}", "turns": turns}
-    Path(arg.strip()).expanduser().write_text(json.dumps(record) + "\n", encoding="utf-8")
-    say(f"(saved {len(session.history)} exchanges to {arg.strip()})")
+    path = Path(arg.strip()).expanduser()
+    if path.is_dir() or not path.parent.is_dir():
+        raise UsageError(f"cannot save to {path}: give a file name in an existing folder")
+    write_atomic(path, json.dumps(session.record()) + "\n")
+    say(f"(saved {len(session.history)} exchanges to {printable(str(path))})")
 
 
 @command("/model", "NAME: switch to another model (a new conversation)")
 def _model(session: Session, arg: str) -> None:
-    from .bot import Chatbot
-
     name = arg.strip()
     if not name:
         say(f"(model {session.model_name}; usage: /model NAME)")
         return
-    db = session.store.path if session.store else None
-    new = Chatbot.load(name, db=db)
-    new.settings = dataclasses.replace(session.bot.settings, max_length=new.config.max_len)
-    session.bot, session.model_name = new, name
-    session.reset()
-    say(f"(now talking to {name}: a new conversation)")
+    session.switch_model(name)
+    say(f"(now talking to {printable(name)}: a new conversation)")
 
 
 @command("/quit", "leave (Ctrl-D works too)")
@@ -150,14 +112,32 @@ def handle(session: Session, line: str) -> bool:
     if line.startswith("/"):
         name, _, arg = line.partition(" ")
         if name not in COMMANDS:
-            say(f"unknown command {name}; /help lists them")
+            say(f"unknown command {shorten(name)}; /help lists them")
             return False
         return bool(COMMANDS[name][0](session, arg))
-    unknown = session.unknown_words(line)
+    if len(line) > MAX_CHARS:
+        say(f"(a line is read up to {MAX_CHARS} characters; the rest was dropped)")
+    unknown = session.unknown_words(line[:MAX_CHARS])
     reply = session.respond(line)
     if unknown:
-        say(f"(not in the vocabulary: {', '.join(unknown[:8])})")
-    say(f"bot> {reply}")
+        say(f"(not in the vocabulary: {printable(', '.join(unknown[:8]))})")
+    say(f"bot> {printable(reply)}")
+    return False
+
+
+def handle_safely(session: Session, line: str) -> bool:
+    """`handle`, with every failure turned into one line: the loop goes on, and the
+    session is where it was before the line (`Session.respond` restores the state)."""
+    try:
+        return handle(session, line)
+    except ChatbotError as exc:
+        say(f"error: {exc}")
+    except sqlite3.OperationalError as exc:
+        say(f"error: the database is busy or unwritable ({exc}); nothing was stored, try again")
+    except OSError as exc:
+        say(f"error: {exc.strerror or exc} ({printable(str(exc.filename or ''))})")
+    except Exception as exc:  # noqa: BLE001 - the REPL must outlive any one command
+        say(f"error: {type(exc).__name__}: {printable(shorten(str(exc), 200))}")
     return False
 
 
@@ -174,8 +154,5 @@ def run(session: Session, history_file: Path | None = None, **prompt_args: objec
             break  # Ctrl-D
         if not line:
             continue
-        try:
-            if handle(session, line):
-                break
-        except ChatbotError as exc:
-            say(f"error: {exc}")
+        if handle_safely(session, line):
+            break

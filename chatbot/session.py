@@ -1,8 +1,12 @@
-"""One conversation with a `Chatbot`: respond, observe, reset, undo, and its transcript.
+"""One conversation with a `Chatbot`: the settings, the state, undo, model switches and
+the transcript, owned in one place.
 
-Every exchange is committed to the store as it happens, with the state after
-the reply, so a killed chat loses nothing and `resume` continues a transcript
-with exactly the state it had.
+The REPL and the CLI talk to a `Session` and never to the bot behind it.
+Every exchange is committed to the store before the state moves on, with the
+state after the reply and the settings that made it, so a killed chat loses
+nothing, a failed commit leaves the conversation where it was, `resume`
+continues with exactly the state and settings it had, and `replay` can
+reproduce each reply.
 """
 
 from __future__ import annotations
@@ -13,9 +17,27 @@ import numpy as np
 
 from ._tf import tf
 from .bot import Chatbot
+from .corpora import jsonl
+from .decode import DecodeSettings
+from .errors import UsageError
 from .store import Store
-from .text import tokenize
+from .text import MAX_CHARS, tokenize
 from .vocab import UNK_ID
+
+# What `/set KEY=VALUE` may change: the key as typed, and how its value is read.
+SETTABLE = {
+    "beam": int,
+    "temperature": float,
+    "top-k": int,
+    "top-p": float,
+    "max-length": int,
+    "min-length": int,
+    "repetition-penalty": float,
+    "no-repeat-ngram": int,
+    "length-penalty": float,
+}
+REMEMBER = "remember-state"  # the one spelling: --remember-state, /set remember-state=on
+SWITCH = {"on": True, "off": False}
 
 
 def pack_state(state: list) -> bytes:
@@ -27,70 +49,150 @@ def unpack_state(blob: bytes, size: int, units: int) -> list:
     return [tf.constant(a) for a in array]
 
 
+def turn_settings(bot: Chatbot) -> dict:
+    """What a stored turn records of how it was made."""
+    return {**dataclasses.asdict(bot.settings), "remember_state": bot.remember_state}
+
+
+def apply_settings(bot: Chatbot, stored: dict) -> None:
+    """Give `bot` the settings a turn was made with (keys it does not know are ignored)."""
+    fields = {f.name for f in dataclasses.fields(DecodeSettings)}
+    known = {k: v for k, v in stored.items() if k in fields}
+    bot.settings = dataclasses.replace(bot.settings, **known)
+    if "remember_state" in stored:
+        bot.remember_state = bool(stored["remember_state"])
+
+
 class Session:
-    def __init__(
-        self, bot: Chatbot, store: Store | None, model_name: str, settings: dict | None = None
-    ):
-        self.bot, self.store, self.model_name = bot, store, model_name
-        self.settings = settings or {}
+    def __init__(self, bot: Chatbot, store: Store | None, model_name: str):
+        self._bot, self.store, self.model_name = bot, store, model_name
         self.history: list[tuple[str, str]] = []
         self._states: list[list] = []  # the state before each exchange, for undo
         self.transcript_id: int | None = None
 
-    def _ensure_transcript(self) -> int | None:
-        if self.store is not None and self.transcript_id is None:
-            self.transcript_id = self.store.start_transcript(self.model_name, self.settings)
-        return self.transcript_id
+    # -- settings ----------------------------------------------------------------
+
+    @property
+    def settings(self) -> DecodeSettings:
+        return self._bot.settings
+
+    @property
+    def remember(self) -> bool:
+        return self._bot.remember_state
+
+    def configure(self, stored: dict) -> None:
+        apply_settings(self._bot, stored)
+
+    def set(self, key: str, value: str) -> None:
+        """`/set KEY=VALUE`; a bad key or value raises UsageError and changes nothing."""
+        if key == REMEMBER:
+            if value not in SWITCH:
+                raise UsageError(f"{REMEMBER} is on or off. Received: {value!r}")
+            self._bot.remember_state = SWITCH[value]
+            return
+        if key not in SETTABLE:
+            raise UsageError(f"no setting {key!r}; one of: {REMEMBER}, {', '.join(SETTABLE)}")
+        try:
+            parsed = SETTABLE[key](value)
+        except ValueError:
+            raise UsageError(f"{key} needs a number. Received: {value!r}") from None
+        self._bot.settings = dataclasses.replace(self.settings, **{key.replace("-", "_"): parsed})
+
+    def describe(self) -> list[str]:
+        """What `/state` shows: model, memory, state size, transcript, decoding."""
+        norm = sum(float((s * s).numpy().sum()) for s in self._bot.state) ** 0.5
+        s = self.settings
+        return [
+            f"model {self.model_name}, {REMEMBER} {'on' if self.remember else 'off'}, "
+            f"state norm {norm:.3f}, transcript {self.transcript_id or '(none yet)'}",
+            f"decoding: beam {s.beam}, temperature {s.temperature}, top-k {s.top_k}, "
+            f"top-p {s.top_p}, repetition-penalty {s.repetition_penalty}, "
+            f"no-repeat-ngram {s.no_repeat_ngram}, length {s.min_length}-{s.max_length}",
+        ]
+
+    def switch_model(self, name: str) -> None:
+        """Talk to another model from now on, with the same settings, in a new conversation."""
+        db = self.store.path if self.store else None
+        new = Chatbot.load(name, db=db)
+        new.settings = dataclasses.replace(self.settings, max_length=new.config.max_len)
+        new.remember_state = new.remember_state and self.remember
+        self._bot, self.model_name = new, name
+        self.reset()
+
+    # -- the conversation ----------------------------------------------------------
 
     def unknown_words(self, text: str) -> list[str]:
-        return [t for t in tokenize(text) if self.bot.vocab.encode([t])[0] == UNK_ID]
+        """The words of `text` the model cannot read, each once, in order."""
+        words = dict.fromkeys(t for t in tokenize(text) if self._bot.vocab.encode([t])[0] == UNK_ID)
+        return list(words)
 
     def respond(self, text: str) -> str:
-        self._states.append(list(self.bot.state))
-        reply = self.bot.respond(text)
+        """Reply to `text` (cut to MAX_CHARS) and store the exchange. If storing fails,
+        the state is put back: the conversation is where it was before the line."""
+        # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
+        # UTF-8: it becomes "?".
+        text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
+        before = list(self._bot.state)
+        try:
+            reply = self._bot.respond(text)
+            if self.store is not None:
+                if self.transcript_id is None:
+                    self.transcript_id = self.store.start_transcript(
+                        self.model_name, turn_settings(self._bot)
+                    )
+                self.store.add_exchange(
+                    self.transcript_id,
+                    text,
+                    reply,
+                    pack_state(self._bot.state),
+                    turn_settings(self._bot),
+                )
+        except BaseException:
+            self._bot.state = before
+            raise
+        self._states.append(before)
         self.history.append((text, reply))
-        transcript = self._ensure_transcript()
-        if self.store is not None and transcript is not None:
-            settings = {
-                **dataclasses.asdict(self.bot.settings),
-                "remember_state": self.bot.remember_state,
-            }
-            self.store.add_exchange(transcript, text, reply, pack_state(self.bot.state), settings)
         return reply
-
-    def observe(self, text: str) -> None:
-        self.bot.observe(text)
 
     def reset(self) -> None:
         """A new conversation: zero state, and the next exchange starts a new transcript."""
-        self.bot.reset_hidden_state()
+        self._bot.reset_hidden_state()
         self.history.clear()
         self._states.clear()
         self.transcript_id = None
 
     def undo(self) -> tuple[str, str] | None:
-        """Forget the last exchange: its state, its history line and its stored turns."""
+        """Forget the last exchange: its stored turns, its state and its history line."""
         if not self.history:
             return None
-        self.bot.state = self._states.pop()
         if self.store is not None and self.transcript_id is not None:
             self.store.drop_last_exchange(self.transcript_id)
+        self._bot.state = self._states.pop()
         return self.history.pop()
 
     def resume(self, transcript_id: int) -> None:
-        """Continue a stored transcript with the state it had after its last reply."""
+        """Continue a stored transcript with the state and settings it had after its
+        last reply."""
         assert self.store is not None
-        _, turns = self.store.transcript(transcript_id)
+        header, turns = self.store.transcript(transcript_id)
         self.reset()
         self.transcript_id = transcript_id
-        users = [t for r, t, _ in turns if r == "user"]
-        bots = [(t, s) for r, t, s in turns if r == "bot"]
-        self.history = [(u, b) for u, (b, _) in zip(users, bots, strict=False)]
-        cfg = self.bot.config
+        users = [t.text for t in turns if t.role == "user"]
+        bots = [t for t in turns if t.role == "bot"]
+        self.history = [(u, b.text) for u, b in zip(users, bots, strict=False)]
+        cfg = self._bot.config
         after = [
-            unpack_state(s, cfg.state_size, cfg.hidden_units) for _, s in bots if s is not None
+            unpack_state(b.state, cfg.state_size, cfg.hidden_units)
+            for b in bots
+            if b.state is not None
         ]
         # The state before exchange i is the state after exchange i - 1 (zeros first).
-        self._states = [self.bot.model.zero_state(1), *after[:-1]]
+        self._states = [self._bot.model.zero_state(1), *after[:-1]]
         if after:
-            self.bot.state = after[-1]
+            self._bot.state = after[-1]
+        self.configure(bots[-1].settings if bots and bots[-1].settings else header["settings"])
+
+    def record(self) -> dict:
+        """This conversation in the ingestion format (one JSONL line)."""
+        turns = [text for exchange in self.history for text in exchange]
+        return jsonl.record(f"transcript-{self.transcript_id or 'unsaved'}", turns)

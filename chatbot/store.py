@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlite_utils
 
@@ -119,6 +120,15 @@ class ModelInfo:
     config: dict
     metrics: dict
     updated_at: str
+
+
+class Turn(NamedTuple):
+    """One stored turn; a bot turn has the state after it and the settings that made it."""
+
+    role: str
+    text: str
+    state: bytes | None
+    settings: dict | None
 
 
 def _now() -> str:
@@ -369,8 +379,8 @@ class Store:
                 [transcript_id, transcript_id],
             )
 
-    def transcript(self, transcript_id: int) -> tuple[dict, list[tuple[str, str, bytes | None]]]:
-        """(header, [(role, text, state)]) of a transcript."""
+    def transcript(self, transcript_id: int) -> tuple[dict, list[Turn]]:
+        """(header, turns in order) of a transcript."""
         row = self.db.execute(
             "SELECT id, model, settings, started_at FROM transcripts WHERE id = ?", [transcript_id]
         ).fetchone()
@@ -378,10 +388,12 @@ class Store:
             raise StoreError(
                 f"no transcript {transcript_id} in {self.path}; see `chatbot transcripts`"
             )
-        turns = self.db.execute(
-            "SELECT role, text, state FROM turns WHERE transcript_id = ? ORDER BY position",
+        rows = self.db.execute(
+            "SELECT role, text, state, settings FROM turns WHERE transcript_id = ? "
+            "ORDER BY position",
             [transcript_id],
         ).fetchall()
+        turns = [Turn(r, t, st, json.loads(se) if se else None) for r, t, st, se in rows]
         header = {
             "id": row[0],
             "model": row[1],

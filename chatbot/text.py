@@ -49,6 +49,11 @@ _TYPOGRAPHIC = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+# An utterance is read up to this many characters: far beyond any model's max_len
+# tokens, and it bounds the work and memory a pasted megabyte can cost.
+MAX_CHARS = 5000
+# Bidirectional overrides, which reorder what a terminal shows (see `printable`).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # The original corpora put spaces around apostrophes ("it ' s"): join them
 # back so the tokenizer sees one contraction, whichever way it was written.
 _SPACED_APOSTROPHE = re.compile(r"(?<=\w) ' (?=(s|t|m|d|re|ve|ll)\b)")
@@ -91,13 +96,31 @@ def _detokenizer() -> Any:
 
 
 def tokenize(text: str) -> list[str]:
-    """Normalize `text` and split it into word tokens."""
-    text = normalize(text)
+    """Normalize `text` (its first MAX_CHARS characters) and split it into word tokens."""
+    text = normalize(text[:MAX_CHARS])
     if not text:
         return []
     tokens = [piece for tok in _tokenizer().tokenize(text) for piece in _split_period(tok)]
     # Treebank writes double quotes as `` and ''; keep the plain character.
     return ['"' if tok in ("``", "''") else tok for tok in tokens]
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on one terminal line: control characters (so every escape
+    sequence, which starts with ESC) and direction overrides are shown as escapes
+    (`\\x1b[31m`), never obeyed. Stored text stays as it came; only what is displayed
+    goes through here."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI
+        else ch
+        for ch in text
+    )
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """`text` cut to `width` characters, with an ellipsis if it was longer."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def detokenize(tokens: list[str]) -> str:

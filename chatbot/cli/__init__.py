@@ -52,17 +52,22 @@ def db_option(f: Any) -> Any:
 
 
 def decoding_options(f: Any) -> Any:
-    """--beam and --temperature, shared by chat and replay."""
+    """--beam and --temperature, shared by chat and replay; None when not given, so
+    a resumed or replayed transcript keeps the settings it was made with."""
     f = click.option(
         "--temperature",
         type=float,
-        default=0.0,
-        show_default=True,
-        help="Sampling temperature (0: the most likely word).",
+        default=None,
+        help="Sampling temperature (0: the most likely word; default 0, or as stored).",
     )(f)
     return click.option(
-        "--beam", type=int, default=1, show_default=True, help="Beam width (1: greedy)."
+        "--beam", type=int, default=None, help="Beam width (1: greedy; default 1, or as stored)."
     )(f)
+
+
+def given(**options: Any) -> dict:
+    """The options the user gave (not None), as DecodeSettings fields."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def open_store(db: Path | None) -> Any:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from . import _print_table, cli, db_option, decoding_options, open_store
+from ..text import printable, shorten
+from . import _print_table, cli, db_option, decoding_options, given, open_store
 
 
 @cli.command()
@@ -17,17 +18,24 @@ from . import _print_table, cli, db_option, decoding_options, open_store
     "(default: the starter model shipped with the package).",
 )
 @click.option(
-    "--resume", "resume_id", type=int, help="Continue stored transcript ID with its state."
+    "--resume",
+    "resume_id",
+    type=int,
+    help="Continue stored transcript ID with its state and settings.",
 )
-@click.option("--no-remember", is_flag=True, help="Reset the state before every exchange.")
+@click.option(
+    "--remember-state/--no-remember-state",
+    default=None,
+    help="Carry the state from one exchange to the next (default: as the model was trained).",
+)
 @decoding_options
 @db_option
 def chat(
     model_name: str | None,
     resume_id: int | None,
-    no_remember: bool,
-    beam: int,
-    temperature: float,
+    remember_state: bool | None,
+    beam: int | None,
+    temperature: float | None,
     db: Path | None,
 ) -> None:
     """Talk to a model in the terminal; every exchange is stored as a transcript.
@@ -37,11 +45,10 @@ def chat(
       chatbot chat                      # the starter model
       chatbot chat --model dd           # a model you trained
       chatbot chat --resume 3           # continue transcript 3
-    Commands inside: /help /reset /undo /history /state /set /quit
+    Commands inside: /help /reset /undo /history /state /set /save /model /quit
     """
     from .. import repl
     from ..bot import Chatbot
-    from ..decode import DecodeSettings
     from ..session import Session
     from ..store import default_home
 
@@ -49,19 +56,18 @@ def chat(
         if resume_id is not None:
             model_name = model_name or store.transcript(resume_id)[0]["model"]
         name = model_name or "starter"
-        bot = Chatbot.load(name, db=store.path)
-        bot.remember_state = bot.remember_state and not no_remember
-        bot.settings = DecodeSettings(
-            beam=beam, temperature=temperature, max_length=bot.config.max_len
-        )
-        session = Session(
-            bot,
-            store,
-            name,
-            {"remember_state": bot.remember_state, "beam": beam, "temperature": temperature},
-        )
+        session = Session(Chatbot.load(name, db=store.path), store, name)
         if resume_id is not None:
             session.resume(resume_id)
+        overrides = given(beam=beam, temperature=temperature, remember_state=remember_state)
+        session.configure(overrides)
+        if resume_id is not None:
+            s = session.settings
+            click.echo(
+                f"Resumed transcript {resume_id}: {len(session.history)} exchanges; "
+                f"remember-state {'on' if session.remember else 'off'}, beam {s.beam}, "
+                f"temperature {s.temperature}."
+            )
         home = default_home()
         home.mkdir(parents=True, exist_ok=True)
         repl.run(session, history_file=home / "chat_history")
@@ -81,7 +87,7 @@ def transcripts(ctx: click.Context, db: Path | None) -> None:
         click.echo("No transcripts yet. Try: chatbot chat")
         return
     table = [("id", "model", "started", "turns", "first line")] + [
-        (str(i), m, started, str(n), first[:40]) for i, m, started, n, first in rows
+        (str(i), m, started, str(n), printable(shorten(first, 40))) for i, m, started, n, first in rows
     ]
     _print_table(table)
 
@@ -97,14 +103,16 @@ def transcripts_export(
     """Print transcript ID as one JSONL line in the ingestion format ({"id", "turns"})."""
     import json
 
+    from ..corpora import jsonl
+
     with open_store(db or parent_db) as store:
         header, turns = store.transcript(transcript_id)
-    record = {
-        "id": f"transcript-{transcript_id}",
-        "turns": [t for _, t, _ in turns],
-        "model": header["model"],
-        "started_at": header["started_at"],
-    }
+    record = jsonl.record(
+        f"transcript-{transcript_id}",
+        [t.text for t in turns],
+        model=header["model"],
+        started_at=header["started_at"],
+    )
     click.echo(json.dumps(record))
 
 
@@ -114,22 +122,29 @@ def transcripts_export(
 @decoding_options
 @db_option
 def replay(
-    source: str, model_name: str | None, beam: int, temperature: float, db: Path | None
+    source: str,
+    model_name: str | None,
+    beam: int | None,
+    temperature: float | None,
+    db: Path | None,
 ) -> None:
     """Re-run the user turns of transcript ID or a JSONL file; stored and new replies side by side.
+
+    Each turn of a transcript is replayed with the settings it was made with
+    (beam, temperature, remember-state, ...), so a greedy chat replays reply for
+    reply; --beam and --temperature override them.
 
     \b
     Examples:
       chatbot replay 3
       chatbot replay chats.jsonl --model dd
     """
-    from ..decode import DecodeSettings
     from ..replay import replay_turns
 
-    settings = DecodeSettings(beam=beam, temperature=temperature)
+    overrides = given(beam=beam, temperature=temperature)
     with open_store(db) as store:
-        for conv_id, user, stored, new, ppl in replay_turns(store, source, model_name, settings):
+        for conv_id, user, stored, new, ppl in replay_turns(store, source, model_name, overrides):
             click.echo(
-                f"[{conv_id}] you> {user}\n  stored> {stored}   (perplexity {ppl:.1f})"
-                f"\n  now   > {new}"
+                f"[{conv_id}] you> {printable(user)}\n  stored> {printable(stored)}"
+                f"   (perplexity {ppl:.1f})\n  now   > {printable(new)}"
             )

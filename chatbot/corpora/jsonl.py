@@ -32,3 +32,8 @@ def read(path: Path, problems: Problems) -> Iterator[Conversation]:
             continue
         conv_id = str(record.get("id", f"line-{number}"))
         yield Conversation(conv_id, [Utterance(None, t) for t in texts])
+
+
+def record(conv_id: str, turns: list[str], **extra: object) -> dict:
+    """One conversation as a line of this format (extra keys are kept, and ignored on read)."""
+    return {"id": conv_id, "turns": turns, **extra}

@@ -1,0 +1,141 @@
+"""The chat corridor: the Session owns settings and state, the REPL outlives every
+failing command, and a stored chat replays and resumes exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tf
+tf = pytest.importorskip("tensorflow")
+
+from chatbot import Chatbot, repl  # noqa: E402
+from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.replay import replay_turns  # noqa: E402
+from chatbot.session import Session  # noqa: E402
+from chatbot.store import Store  # noqa: E402
+
+LINES = [
+    "Hi! How are you today?",
+    "My name is Alice. What is your name?",
+    "Do you like movies?",
+    "Tell me a joke.",
+    "What is AI?",
+    "What did I just say?",
+]
+
+
+@pytest.fixture
+def session(db_path):
+    with Store(db_path) as store:
+        yield Session(Chatbot.load(STARTER), store, "starter")
+
+
+def chat(session: Session) -> None:
+    """Six exchanges, with settings changed between them as a user would."""
+    for i, line in enumerate(LINES):
+        if i == 2:
+            session.set("beam", "3")
+        if i == 3:
+            session.set("remember-state", "off")
+        if i == 4:
+            session.set("beam", "1")
+            session.set("remember-state", "on")
+        session.respond(line)
+
+
+def test_greedy_and_beam_replay_reproduces_every_reply(session):
+    chat(session)
+    replayed = list(replay_turns(session.store, str(session.transcript_id), None))
+    assert [new for *_, new, _ in replayed] == [reply for _, reply in session.history]
+    # An override changes what is replayed: beam 5 everywhere gives other replies somewhere.
+    wide = list(replay_turns(session.store, str(session.transcript_id), None, {"beam": 5}))
+    assert len(wide) == len(LINES)
+
+
+def test_resume_restores_the_settings_and_state(session, db_path):
+    chat(session)
+    session.set("temperature", "0.7")
+    session.respond("one more")
+    resumed = Session(Chatbot.load(STARTER), session.store, "starter")
+    resumed.resume(session.transcript_id)
+    assert resumed.settings == session.settings and resumed.remember is True
+    assert resumed.history == session.history
+    assert resumed.describe()[0] == session.describe()[0]
+
+
+def test_a_failed_commit_leaves_the_conversation_where_it_was(session, monkeypatch, capsys):
+    session.respond("hello")
+    state = [s.numpy() for s in session._bot.state]
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(session.store, "add_exchange", locked)
+    assert repl.handle_safely(session, "how are you?") is False
+    assert "error: the database is busy" in capsys.readouterr().out
+    for before, after in zip(state, session._bot.state, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert len(session.history) == 1
+    monkeypatch.undo()
+    repl.handle_safely(session, "how are you?")
+    assert "bot> " in capsys.readouterr().out
+    assert len(session.store.transcript(session.transcript_id)[1]) == 4
+
+
+def _corrupt_model(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text("[1, 2]")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/save {tmp}",  # a directory
+        "/save {tmp}/missing/dir/out.jsonl",
+        "/model {broken}",
+        "/model no-such-model",
+        "/set top-k=100000",
+        "/set beam=0",
+        "/set beam=x",
+        "/set max-length=100000",
+        "/set remember-state=maybe",
+        "/set volume=11",
+        "/set",
+        "/bogus",
+        "abc \udcff def",  # a lone surrogate: what a non-UTF-8 byte becomes
+    ],
+)
+def test_the_repl_survives_every_failing_command(session, tmp_path, capsys, command):
+    line = command.format(tmp=tmp_path, broken=_corrupt_model(tmp_path))
+    assert repl.handle_safely(session, line) is False
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) >= 1 and "Traceback" not in out
+    assert repl.handle_safely(session, "hello") is False
+    assert "bot> " in capsys.readouterr().out
+    turns = session.store.transcript(session.transcript_id)[1]
+    assert turns[-2].text == "hello" and turns[-1].role == "bot"
+
+
+def test_rough_edges(session, capsys):
+    long_line = "zzqx zzqx " + "y" * 6000
+    repl.handle_safely(session, long_line)
+    out = capsys.readouterr().out
+    assert "read up to 5000 characters" in out
+    assert out.count("zzqx") == 1  # each unknown word once
+    repl.handle_safely(session, "/undo")
+    echo = capsys.readouterr().out.strip()
+    assert echo.startswith("(undid: 'zzqx") and len(echo) < 90
+    repl.handle_safely(session, "\x1b]0;owned\x07hello")
+    repl.handle_safely(session, "/history")
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\\x1b]0;owned\\x07hello" in shown
+
+
+def test_chat_help_lists_every_repl_command(run):
+    shown = run("chat", "--help").output
+    assert all(name in shown for name in repl.COMMANDS)
