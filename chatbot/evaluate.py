@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from .errors import UsageError
 from .exchanges import Exchange, encoded_conversations
 from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
+from .reply_metrics import reply_metrics
 from .store import Store
 from .text import tokenize
 from .vocab import Vocab
@@ -120,12 +120,22 @@ def ablation_report(bot: Chatbot, conversations: list[list[Exchange]], progress=
 
 
 def baseline_report(
-    train: Iterable[list[Exchange]], conversations: list[list[Exchange]], vocab_size: int
+    train: Iterable[list[Exchange]],
+    conversations: list[list[Exchange]],
+    vocab_size: int,
+    progress: Callable[[int], None] | None = None,
 ) -> dict:
-    """The interpolated Kneser-Ney trigram, fit on `train`, on the same tokens."""
+    """The interpolated Kneser-Ney trigram, fit on `train`, on the same tokens;
+    `progress(1)` is called per training conversation read."""
     from .ablation import POSITIONS, position
 
-    kn = KneserNeyTrigram(vocab_size).fit(ex for conv in train for ex in conv)
+    def exchanges() -> Iterable[Exchange]:
+        for conv in train:
+            yield from conv
+            if progress is not None:
+                progress(1)
+
+    kn = KneserNeyTrigram(vocab_size).fit(exchanges())
     sums = {p: [0.0, 0] for p in POSITIONS}
     for conv in conversations:
         for i, (source, reply) in enumerate(conv):
@@ -149,24 +159,6 @@ def generate_replies(
         if progress is not None:
             progress(1)
     return replies
-
-
-def reply_metrics(replies: list[list[str]], top: int = 10) -> dict:
-    """distinct-1/2 (unique n-grams over all n-grams), the share of replies that are one
-    of the `top` most frequent replies, and the average length in tokens."""
-    if not replies:
-        return {"replies": 0}
-    unigrams = [w for r in replies for w in r]
-    bigrams = [pair for r in replies for pair in zip(r, r[1:], strict=False)]
-    counts = Counter(" ".join(r) for r in replies)
-    return {
-        "replies": len(replies),
-        "distinct_1": len(set(unigrams)) / max(len(unigrams), 1),
-        "distinct_2": len(set(bigrams)) / max(len(bigrams), 1),
-        "generic_rate": sum(n for _, n in counts.most_common(top)) / len(replies),
-        "top_replies": [reply for reply, _ in counts.most_common(3)],
-        "average_length": len(unigrams) / len(replies),
-    }
 
 
 def corpus_report(
@@ -203,11 +195,11 @@ def corpus_report(
         train = encoded_conversations(
             store.iter_conversations(corpus, "train"), bot.vocab, bot.config.max_len
         )
-        report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab))
+        fitting = ticker("trigram fit", store.conversation_count(corpus, "train"))
+        report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab), fitting)
     if replies:
         generated = generate_replies(bot, convs, ticker("replies", len(convs)))
-        report["replies"] = reply_metrics(generated)
-        report["references"] = reply_metrics(
-            [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
-        )
+        humans = [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
+        report["replies"] = reply_metrics(generated, humans)
+        report["references"] = reply_metrics(humans)
     return report

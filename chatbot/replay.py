@@ -39,7 +39,11 @@ def _conversations(
     # The ingestion reader, so a replay file is exactly a corpus file; a bad line stops it.
     for conv in jsonl.read(path, Problems("fail")):
         texts = [u.text for u in conv.utterances]
-        yield conv.external_id, None, [(u, b, {}) for u, b in zip(texts[0::2], texts[1::2])]
+        yield (
+            conv.external_id,
+            None,
+            [(u, b, {}) for u, b in zip(texts[0::2], texts[1::2], strict=False)],
+        )
 
 
 def replay_turns(

@@ -68,7 +68,9 @@ def normalize(text: str) -> str:
 
 
 # Words whose final period is part of the word, not the end of a sentence.
-ABBREVIATIONS = frozenset("mr mrs ms dr prof sr jr st mt vs etc approx dept".split())
+ABBREVIATIONS = frozenset(
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "vs", "etc", "approx", "dept"]
+)
 _INITIALISM = re.compile(r"(?:\w\.)+\w")
 
 

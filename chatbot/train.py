@@ -195,7 +195,7 @@ def _end_epoch(
             f"early stopping: no better validation perplexity in {state.bad_epochs} epochs"
         )
     elif state.epoch >= trainer.config.epochs:
-        state.stopped = f"finished {state.epoch} epochs"
+        state.stopped = f"finished {state.epoch} epoch{'s' if state.epoch != 1 else ''}"
     zero = trainer.zero_state()
     if improved:  # the weights that were validated: the average
         with trainer.average.applied():

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.evaluate import reply_metrics, split_conversations
+from chatbot.evaluate import split_conversations
 from chatbot.kneser_ney import KneserNeyTrigram, reply_trigrams
+from chatbot.reply_metrics import reply_metrics, unigram_f1
 from chatbot.vocab import END_ID, START_ID, Vocab
 
 nltk_lm = pytest.importorskip("nltk.lm")
@@ -88,6 +89,18 @@ def test_reply_metrics():
     assert m["average_length"] == pytest.approx(5 / 3)
     assert m["top_replies"][0] == "a b"
     assert reply_metrics([]) == {"replies": 0}
+
+
+def test_reply_metrics_against_human_replies():
+    bot = [["i", "'m", "fine", "."], ["the", "cat", "sat"], ["no"]]
+    human = [["i", "'m", "fine", ",", "thanks", "."], ["a", "dog", "sat"], ["yes"]]
+    m = reply_metrics(bot, human)
+    # ParlAI's F1: "i 'm fine" against "i 'm fine thanks" is 2*1*0.75/1.75; the
+    # articles do not count, so "cat sat" against "dog sat" is 0.5; "no"/"yes" 0.
+    assert m["f1"] == pytest.approx((6 / 7 + 0.5 + 0) / 3)
+    assert 0 < m["bleu_2"] < m["bleu_1"] < 1
+    assert reply_metrics(human[:2], human[:2])["bleu_2"] == pytest.approx(1.0)
+    assert unigram_f1([".", "the"], ["a", "!"]) == 0.0
 
 
 class FakeStore:

@@ -153,7 +153,7 @@ def test_cli_train_models_and_errors(run, corpus):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert (
-        "epoch 1: train ppl" in result.output and "Model 'cli': finished 1 epochs" in result.output
+        "epoch 1: train ppl" in result.output and "Model 'cli': finished 1 epoch;" in result.output
     )
     assert run("models").output.splitlines()[1].split()[:6] == [
         "cli",

@@ -87,7 +87,8 @@ def transcripts(ctx: click.Context, db: Path | None) -> None:
         click.echo("No transcripts yet. Try: chatbot chat")
         return
     table = [("id", "model", "started", "turns", "first line")] + [
-        (str(i), m, started, str(n), printable(shorten(first, 40))) for i, m, started, n, first in rows
+        (str(i), m, started, str(n), printable(shorten(first, 40)))
+        for i, m, started, n, first in rows
     ]
     _print_table(table)
 

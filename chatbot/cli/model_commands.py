@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..text import printable
 from . import _print_table, cli, db_option, open_store
 
 
@@ -58,6 +59,10 @@ class TqdmReporter:
         self.bar.update(1)
 
     def epoch_end(self, metrics: dict) -> None:
+        # The window count is an estimate (conversations longer than bptt add windows):
+        # end the bar at what was done, not at "300 of 298".
+        self.bar.total = self.bar.n
+        self.bar.refresh()
         self.bar.close()
         click.echo(
             f"epoch {metrics['epoch']}: train ppl {metrics['train_ppl']:.2f}, "
@@ -104,13 +109,9 @@ def train(
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
       chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
     """
-    from ..threads import prefer_parallel_ops
-
-    prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
     from ..config import Config
-    from ..distribute import make_strategy
     from ..ingest import check_name
-    from ..train import train as run_train
+    from ..threads import prefer_parallel_ops
 
     if (corpus is None) == (shards is None):
         raise click.UsageError("give --corpus NAME or --shards FOLDER (one of them)")
@@ -120,6 +121,10 @@ def train(
             "--resume continues with the saved settings; only --epochs may change"
         )
     config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
+    prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
+    from ..distribute import make_strategy
+    from ..train import train as run_train
+
     distribution = make_strategy(strategy)  # before any other TensorFlow work
     source = None
     if shards:
@@ -278,9 +283,14 @@ def _print_corpus_report(report: dict) -> None:
     _print_table(rows)
     if "replies" in report:
         click.echo("")
-        rows = [("replies", "distinct-1", "distinct-2", "top-10 share", "avg length")]
+        rows = [
+            ("replies", "distinct-1", "distinct-2", "top-10 share", "avg length", "F1", "BLEU-2")
+        ]
         for name in ("replies", "references"):
             r = report[name]
+            against_human = (
+                ("-", "-") if "f1" not in r else (f"{r['f1']:.3f}", f"{r['bleu_2']:.3f}")
+            )
             rows.append(
                 (
                     "bot (greedy)" if name == "replies" else "human",
@@ -288,7 +298,9 @@ def _print_corpus_report(report: dict) -> None:
                     f"{r['distinct_2']:.3f}",
                     f"{r['generic_rate']:.1%}",
                     f"{r['average_length']:.1f}",
+                    *against_human,
                 )
             )
         _print_table(rows)
-        click.echo(f"most frequent bot replies: {report['replies']['top_replies']}")
+        top = "; ".join(f'"{printable(r)}"' for r in report["replies"]["top_replies"])
+        click.echo(f"most frequent bot replies: {top}")
