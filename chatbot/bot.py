@@ -50,8 +50,14 @@ class Chatbot:
         model = Seq2Seq(config, len(vocab))
         model.build_weights()
         # Only the model's weights: the optimizer slots in the checkpoint are not needed here.
-        status = tf.train.Checkpoint(model=model.checkpointable()).read(str(found / "ckpt"))
-        status.expect_partial().assert_existing_objects_matched()
+        target = tf.train.Checkpoint(model=model.checkpointable())
+        status = ModelDir.read_tf(target, str(found / "ckpt"), len(vocab))
+        try:
+            status.expect_partial().assert_existing_objects_matched()
+        except AssertionError:
+            raise ModelError(
+                f"{found}: the checkpoint does not match config.json; retrain"
+            ) from None
         return cls(model, vocab, folder)
 
     def reset_hidden_state(self) -> None:

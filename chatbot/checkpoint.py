@@ -11,8 +11,10 @@
 Each checkpoint folder holds TensorFlow checkpoint files (weights, their
 running average, optimizer slots, the carried state), `train_state.json` (epoch, data cursor, step,
 metrics) and copies of config.json and vocab.json, so it describes itself.
-A checkpoint is written to `NAME.tmp/` and renamed into place, so a crash or
-kill -9 leaves either the old checkpoint or the new one, never half of one.
+A checkpoint is written to a fresh `NAME.*.tmp/`, flushed to disk and renamed
+into place (`files.replace_folder`), so a crash, kill -9 or power loss at any
+point leaves the old checkpoint or the new one (as `NAME/` or `NAME.old/`),
+never half of one.
 TensorFlow checkpoints and JSON only: loading never unpickles anything.
 """
 
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .errors import ModelError
-from .files import write_atomic
+from .files import read_json, replace_folder, write_atomic
 from .vocab import Vocab
 
 CKPT_PREFIX = "ckpt"
@@ -67,24 +70,47 @@ class ModelDir:
     def write_checkpoint(self, which: str, write_tf: Callable[[str], Any], state: dict) -> Path:
         """Write checkpoint `which` atomically; `write_tf(prefix)` writes the TensorFlow part."""
         root = self.path / "checkpoints"
-        final, tmp, old = root / which, root / f"{which}.tmp", root / f"{which}.old"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
+        for stale in root.glob(f"{which}.*.tmp"):  # from a killed run (training is locked)
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{which}.", suffix=".tmp", dir=root))
         write_tf(str(tmp / CKPT_PREFIX))
         shutil.copy(self.config_path, tmp / "config.json")
         shutil.copy(self.vocab_path, tmp / "vocab.json")
         write_atomic(tmp / "train_state.json", json.dumps(state, indent=1))
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-        return final
+        replace_folder(tmp, root / which)
+        return root / which
+
+    @staticmethod
+    def read_tf(target: Any, prefix: str, vocab_size: int) -> Any:
+        """`target.read(prefix)` (a tf.train.Checkpoint), after checking that the files
+        can be read and that the embedding fits the vocabulary; any failure is one
+        ModelError line, not a TensorFlow traceback."""
+        from ._tf import tf
+
+        folder = Path(prefix).parent
+        try:
+            shapes = dict(tf.train.list_variables(prefix))
+            embedding = [v for k, v in shapes.items() if "embedding" in k and len(v) == 2]
+            if embedding and embedding[0][0] != vocab_size:
+                raise ModelError(
+                    f"{folder}: the checkpoint has {embedding[0][0]} words and vocab.json has "
+                    f"{vocab_size}; the folder mixes two models, retrain it"
+                )
+            return target.read(prefix)
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError) as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc)
+            raise ModelError(
+                f"{folder}: the checkpoint cannot be read ({reason}); retrain the model or "
+                "restore the folder"
+            ) from None
 
     def read_state(self, which: str) -> tuple[str, dict]:
         """(TensorFlow checkpoint prefix, train_state) of checkpoint `which`."""
         folder = self.checkpoint(which)
         if folder is None:
             raise ModelError(f"{self.path} has no {which} checkpoint; train it first")
-        state = json.loads((folder / "train_state.json").read_text(encoding="utf-8"))
+        state = read_json(folder / "train_state.json", "the training state")
+        if not isinstance(state, dict):
+            raise ModelError(f"{folder / 'train_state.json'} is not a training state; retrain")
         return str(folder / CKPT_PREFIX), state

@@ -186,4 +186,7 @@ class Config:
         unknown = set(data) - known
         if unknown:
             raise ModelError(f"{path} has unknown settings {sorted(unknown)}; upgrade chatbot")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ConfigError as exc:  # a damaged file, not a bad flag: exit 1, naming it
+            raise ModelError(f"{path}: {exc}") from None

@@ -19,12 +19,15 @@ Both return `reply` (the tokens joined by spaces), `reply_tokens` and `state`.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from ._tf import tf
 from .bot import Chatbot
 from .decode import DecodeSettings
 from .errors import UsageError
+from .files import replace_folder
 from .vocab import END_ID, UNK_ID
 
 
@@ -84,14 +87,31 @@ class TurnModule(tf.Module):
 
 
 def export(bot: Chatbot, out: str | Path) -> Path:
-    """Write `bot` as a SavedModel in `out` (which must not exist or be empty)."""
+    """Write `bot` as a SavedModel in `out` (which must not exist or be empty).
+
+    It is written beside `out` and renamed into place once complete and flushed, so
+    a crash never leaves a partial SavedModel that blocks the next export."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not empty; choose a new folder for the SavedModel")
-    module = TurnModule(bot)
-    tf.saved_model.save(
-        module,
-        str(out),
-        signatures={"serving_default": module.serving_default, "reply_tokens": module.reply_tokens},
-    )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} is not empty; choose a new (or empty) folder for the SavedModel")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent} does not exist; create it or choose another folder")
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # from a killed export
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        module = TurnModule(bot)
+        tf.saved_model.save(
+            module,
+            str(tmp),
+            signatures={
+                "serving_default": module.serving_default,
+                "reply_tokens": module.reply_tokens,
+            },
+        )
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        replace_folder(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out

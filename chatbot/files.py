@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,52 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under `folder`, then the folders themselves, to disk."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(Path(root))
+
+
+def replace_folder(new: Path, final: Path) -> None:
+    """Move the complete folder `new` to `final` so that a crash at any point leaves
+    a complete folder at `final` or at `final.old` (which readers fall back to):
+    the old copy is renamed aside before the new one takes its name, and an
+    aside copy is deleted only while a complete `final` exists."""
+    old = final.with_name(final.name + ".old")
+    fsync_tree(new)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)  # stale: `final` is complete
+        final.rename(old)
+    new.rename(final)
+    fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold an advisory lock on `path` (created if needed) or raise ModelError(`busy`)
+    when another process holds it. The kernel drops it when the process dies, so a
+    killed run never leaves a stale lock. Where flock does not exist, no lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelError(busy) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def write_atomic(path: Path, text: str) -> None:

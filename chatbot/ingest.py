@@ -32,6 +32,7 @@ class IngestResult:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    warned: int = 0
 
 
 def check_name(name: str, kind: str) -> str:
@@ -87,7 +88,9 @@ def ingest(
     stream = progress(_prepared(conversations, problems, path))
     with _gc_paused():
         info = store.add_corpus(name, fmt, str(path.resolve()), sha, stream, replace=replace)
-    return IngestResult(info, False, problems.skipped, problems.errors, problems.warnings)
+    return IngestResult(
+        info, False, problems.skipped, problems.errors, problems.warnings, problems.warned
+    )
 
 
 @contextmanager

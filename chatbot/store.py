@@ -153,12 +153,21 @@ class Store:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for database {self.path}: {exc.strerror}; "
+                "choose another --db"
+            ) from None
         try:
             # isolation_level=None: we open transactions ourselves, explicitly.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA journal_mode = WAL")
+            # Chosen knowingly: in WAL mode NORMAL never corrupts the file and loses
+            # nothing when a process dies; only a power loss or OS crash can drop the
+            # last commits (FULL would fsync every chat exchange). README says so.
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
@@ -202,7 +211,10 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite rolls back by itself on some errors ("database or disk is full");
+            # a second ROLLBACK would fail and hide the real error.
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

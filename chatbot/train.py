@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from .checkpoint import ModelDir
 from .config import Config
 from .data import ConversationSource
 from .distribute import Placement, any_left, empty_window
-from .errors import StoreError
+from .errors import ModelError, StoreError, UsageError
+from .files import exclusive_lock
 from .model import State
 from .progress import Reporter, Silent, TrainState, perplexity
 from .shards import ShardCorpus
@@ -51,19 +53,55 @@ def train(
     Under a multi-worker `strategy` only the chief writes the folder and the store.
     The conversations come from the store, or from TFRecord shards (`source`).
     """
+    # One training per model folder: a second `train --name same` gets one line.
+    # Only the chief writes the folder, so only the chief locks it.
+    lock = models_root(store) / f".{name}.lock"
+    busy = f"model {name!r} is being trained by another process; wait for it or use another --name"
+    chief = Placement.of(strategy).is_chief
+    with exclusive_lock(lock, busy) if chief else nullcontext():
+        return _train(
+            store, corpus, name, config, resume, reporter, tensorboard, epochs,
+            checkpoint_every, strategy, source,
+        )  # fmt: skip
+
+
+def _train(
+    store: Store,
+    corpus: str,
+    name: str,
+    config: Config,
+    resume: bool,
+    reporter: Reporter | None,
+    tensorboard: bool,
+    epochs: int | None,
+    checkpoint_every: int,
+    strategy: tf.distribute.Strategy | None,
+    source: ShardCorpus | None,
+) -> TrainState:
     data: Store | ShardCorpus = source or store
     chief = Placement.of(strategy).is_chief
     model_dir = ModelDir(models_root(store) / name)
     if resume:
         if not model_dir.exists():
             raise StoreError(f"no model {name!r} to resume in {model_dir.path}")
+        trained_on = store.model(name).corpus if chief else corpus
+        if trained_on != corpus:
+            raise UsageError(
+                f"model {name!r} was trained on corpus {trained_on!r}, not {corpus!r}; "
+                f"--resume continues on the same corpus (--corpus {trained_on})"
+            )
         config, vocab = model_dir.load()
         if epochs:
             config = config.replace(epochs=epochs)
         prefix, saved = model_dir.read_state("last")
         trainer = Trainer(config, vocab, strategy)
         carried = trainer.restore(prefix)
-        state = TrainState(**saved)
+        try:
+            state = TrainState(**saved)
+        except TypeError:
+            raise ModelError(
+                f"{model_dir.path} has an unreadable training state; retrain"
+            ) from None
         if state.epoch < config.epochs and state.bad_epochs < config.patience:
             state.stopped = None  # more epochs were asked for
     else:

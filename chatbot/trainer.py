@@ -218,7 +218,7 @@ class Trainer:
         model_dir.write_checkpoint(which, self.checkpoint.write, dataclasses.asdict(state))
 
     def restore(self, prefix: str) -> State:
-        status = self.checkpoint.read(prefix)
+        status = ModelDir.read_tf(self.checkpoint, prefix, len(self.vocab))
         if any(name.startswith("average/") for name, _ in tf.train.list_variables(prefix)):
             status.assert_existing_objects_matched()
         else:  # saved before weight averaging: the average starts from the weights

@@ -74,6 +74,15 @@ class Vocab:
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
         data = read_json(path, "vocabulary")
-        if data.get("specials") != list(SPECIALS) or data["tokens"][:4] != list(SPECIALS):
-            raise ModelError(f"{path} is not a chatbot vocabulary (specials differ)")
-        return cls(data["tokens"])
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        if (
+            not isinstance(tokens, list)
+            or not all(isinstance(t, str) for t in tokens)
+            or data.get("specials") != list(SPECIALS)
+            or tokens[:4] != list(SPECIALS)
+        ):
+            raise ModelError(
+                f"{path} is not a chatbot vocabulary (expected "
+                '{"specials": [...], "tokens": [strings]}); retrain the model'
+            )
+        return cls(tokens)

@@ -9,6 +9,8 @@ TensorFlow is imported only inside the commands that need a model.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,25 @@ class ChatbotGroup(click.Group):
             _fail(str(exc), exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted; nothing half-written was kept", 130)
+        except sqlite3.Error as exc:
+            _fail(
+                f"the database cannot be used ({exc}); if it is damaged, restore it from a "
+                "backup or choose another --db. Nothing half-written was kept",
+                1,
+            )
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}; nothing half-written was kept", 1)
+        except RecursionError:
+            _fail("the input is nested too deeply to read", 1)
+        except Exception as exc:  # noqa: BLE001 - one line, whatever went wrong
+            if os.environ.get("CHATBOT_DEBUG"):
+                raise
+            _fail(
+                f"unexpected {type(exc).__name__}: {str(exc)[:200]} "
+                "(set CHATBOT_DEBUG=1 for the traceback, and please report it)",
+                1,
+            )
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..text import printable
 from . import _print_table, cli, db_option, open_store
 
 
@@ -74,11 +75,14 @@ def ingest(
 
 
 def _report_ingest(result: Any, path: Path) -> None:
-    for kind, lines in (("warning", result.warnings), ("skipped", result.errors)):
-        for line in lines[:10]:
-            click.echo(f"{kind}: {line}", err=True)
-        if len(lines) > 10:
-            click.echo(f"{kind}: ... and {len(lines) - 10} more", err=True)
+    for kind, lines, count in (
+        ("warning", result.warnings, result.warned),
+        ("skipped", result.errors, result.skipped),
+    ):
+        for line in lines:
+            click.echo(f"{kind}: {printable(line)}", err=True)
+        if count > len(lines):
+            click.echo(f"{kind}: ... and {count - len(lines):,} more", err=True)
     c = result.corpus
     if result.already_present:
         click.echo(
@@ -160,7 +164,7 @@ def show(name: str, conversation_id: str | None, limit: int, db: Path | None) ->
     with open_store(db) as store:
         if conversation_id:
             for speaker, text in store.conversation(name, conversation_id):
-                click.echo(f"{speaker or '-'}: {text}")
+                click.echo(f"{printable(speaker or '-')}: {printable(text)}")
             return
         c = store.corpus(name)
         ids = store.conversation_ids(name, limit)
@@ -170,4 +174,4 @@ def show(name: str, conversation_id: str | None, limit: int, db: Path | None) ->
         + ", ".join(f"{k} {v:,}" for k, v in c.splits.items())
     )
     for ext, split, n in ids:
-        click.echo(f"  {ext}  ({split}, {n} utterances)")
+        click.echo(f"  {printable(ext)}  ({split}, {n} utterances)")

@@ -38,14 +38,24 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+# Reports kept word for word; the rest are only counted, so a flood of bad
+# records costs a counter, not a list entry each.
+KEEP = 10
+# A line is read up to this many characters; a longer one is a bad record (it is
+# skipped in pieces, never held whole).
+MAX_LINE = 1_000_000
+
+
 @dataclass
 class Problems:
-    """Collects FILE:LINE reports; raises on the first error when `on_error="fail"`."""
+    """Collects FILE:LINE reports (the first KEEP of each kind, and counts); raises on
+    the first error when `on_error="fail"`."""
 
     on_error: str = "skip"
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
+    warned: int = 0
 
     def __post_init__(self) -> None:
         if self.on_error not in ("skip", "fail"):
@@ -56,10 +66,13 @@ class Problems:
         if self.on_error == "fail":
             raise CorpusFormatError(message + " (use --on-error skip to skip bad records)")
         self.skipped += 1
-        self.errors.append(message)
+        if len(self.errors) < KEEP:
+            self.errors.append(message)
 
     def warn(self, path: Path, line: int, reason: str) -> None:
-        self.warnings.append(f"{path}:{line}: {reason}")
+        self.warned += 1
+        if len(self.warnings) < KEEP:
+            self.warnings.append(f"{path}:{line}: {reason}")
 
 
 def check_text_file(path: Path) -> None:
@@ -74,12 +87,20 @@ def check_text_file(path: Path) -> None:
         raise CorpusFormatError(f"{path} looks like a binary file, not a text corpus")
 
 
+class _Undecodable:
+    """How many decoding errors the codec handler saw, and the first one's reason."""
+
+    count = 0
+    first = ""
+
+
 def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:
-    _replaced.append(getattr(exc, "reason", "undecodable"))
+    if not _Undecodable.count:
+        _Undecodable.first = getattr(exc, "reason", "undecodable")
+    _Undecodable.count += 1
     return "\ufffd", exc.end  # type: ignore[attr-defined]
 
 
-_replaced: list[str] = []
 codecs.register_error("chatbot-replace", _count_and_replace)
 
 
@@ -91,11 +112,20 @@ def read_lines(
     Bytes that do not decode become U+FFFD and the line is reported as a
     warning, so one bad byte never stops an ingestion. Decoding happens in C
     by whole buffers; only after the error handler fired do lines get checked.
+    A line longer than MAX_LINE characters is reported and skipped.
     """
     check_text_file(path)
-    _replaced.clear()
+    _Undecodable.count = 0
     with path.open(encoding=encoding, errors="chatbot-replace", newline="\n") as f:
-        for number, line in enumerate(f, start=1):
-            if _replaced and "\ufffd" in line:
-                problems.warn(path, number, f"bytes not valid {encoding} replaced ({_replaced[0]})")
+        number = 0
+        while line := f.readline(MAX_LINE):
+            number += 1
+            if len(line) == MAX_LINE and not line.endswith("\n"):
+                while (rest := f.readline(MAX_LINE)) and not rest.endswith("\n"):
+                    pass
+                problems.error(path, number, f"line longer than {MAX_LINE:,} characters")
+                continue
+            if _Undecodable.count and "\ufffd" in line:
+                reason = _Undecodable.first
+                problems.warn(path, number, f"bytes not valid {encoding} replaced ({reason})")
             yield number, line.rstrip("\r\n")

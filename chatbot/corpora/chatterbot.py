@@ -34,11 +34,34 @@ def yaml_files(path: Path) -> list[Path]:
     return files
 
 
+# A ChatterBot file is a few kB; a corpus file is read whole, so it is capped.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _load(text: str) -> object:
+    """yaml.safe_load without aliases: `*name` would let a few hundred bytes
+    expand to gigabytes (the "billion laughs"), and corpora never need it."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: object, index: object) -> object:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+
+
 def read(path: Path, problems: Problems) -> Iterator[Conversation]:
     import yaml
 
     for file in yaml_files(path):
         check_text_file(file)
+        if file.stat().st_size > MAX_FILE_BYTES:
+            problems.error(file, None, f"larger than {MAX_FILE_BYTES >> 20} MB; split it")
+            continue
         raw = file.read_bytes()
         try:
             text = raw.decode("utf-8")
@@ -46,12 +69,15 @@ def read(path: Path, problems: Problems) -> Iterator[Conversation]:
             text = raw.decode("utf-8", errors="replace")
             problems.warn(file, 1, f"bytes not valid utf-8 replaced ({exc.reason})")
         try:
-            data = yaml.safe_load(text)
+            data = _load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problems.error(
                 file, mark.line + 1 if mark else 1, f"not valid YAML ({exc})".split("\n")[0]
             )
+            continue
+        except RecursionError:
+            problems.error(file, None, "not valid YAML (nested too deeply)")
             continue
         if not isinstance(data, dict) or not isinstance(data.get("conversations"), list):
             problems.error(file, 1, "expected a mapping with a 'conversations:' list")

@@ -22,6 +22,9 @@ def read(path: Path, problems: Problems) -> Iterator[Conversation]:
         except json.JSONDecodeError as exc:
             problems.error(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            problems.error(path, number, "not valid JSON (nested too deeply)")
+            continue
         turns = record.get("turns") if isinstance(record, dict) else None
         if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
             problems.error(path, number, 'expected {"id": ..., "turns": [strings]}')
