@@ -7,6 +7,8 @@ import sqlite3
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
@@ -139,3 +141,23 @@ def test_rough_edges(session, capsys):
 def test_chat_help_lists_every_repl_command(run):
     shown = run("chat", "--help").output
     assert all(name in shown for name in repl.COMMANDS)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    line=st.one_of(
+        st.text(max_size=80),
+        st.builds(
+            lambda name, arg: f"{name} {arg}",
+            st.sampled_from([*repl.COMMANDS, "/set", "/nope"]),
+            st.text(max_size=40),
+        ),
+    ).filter(lambda line: not line.startswith(("/quit", "/save", "/model")))
+)
+def test_no_line_escapes_the_error_boundary(session, line):
+    """Whatever is typed (commands with any argument, any text), handle_safely returns
+    and the next exchange is answered."""
+    assert repl.handle_safely(session, line) is False
+    assert session.respond("hello")
