@@ -72,8 +72,9 @@ class Ablation:
         state = [tf.TensorSpec([None, h], tf.float32)] * n
         self.step = tf.function(self._step, input_signature=[ids, ids, ids, state])
 
-    def _row_losses(self, state, target_in, target_out) -> tf.Tensor:
-        hidden, _ = self.model.decode(target_in, state)
+    def _row_losses(self, read, target_in, target_out) -> tf.Tensor:
+        memory, state = read
+        hidden, _ = self.model.decode(target_in, state, memory)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
             target_out, self.model.logits(hidden)
         )
@@ -82,13 +83,13 @@ class Ablation:
 
     def _step(self, source, target_in, target_out, history):
         """history: the carried state before this step. Returns ([3, B] losses, new history)."""
-        carried = self.model.encode(source, history)
-        reset = self.model.encode(source, [tf.zeros_like(s) for s in history])
-        shuffled = self.model.encode(source, [tf.roll(s, 1, axis=0) for s in history])
+        carried = self.model.read(source, history)
+        reset = self.model.read(source, [tf.zeros_like(s) for s in history])
+        shuffled = self.model.read(source, [tf.roll(s, 1, axis=0) for s in history])
         losses = tf.stack(
-            [self._row_losses(s, target_in, target_out) for s in (carried, reset, shuffled)]
+            [self._row_losses(r, target_in, target_out) for r in (carried, reset, shuffled)]
         )
-        return losses, carried
+        return losses, carried[1]
 
     def run(self, conversations: Iterable[list[Exchange]], batch_size: int = 64, progress=None):
         """Summed loss and token counts as {condition: {position: [loss, tokens]}}."""

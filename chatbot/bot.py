@@ -19,7 +19,7 @@ from .config import Config
 from .decode import Decoder, DecodeSettings
 from .errors import ModelError
 from .exchanges import encode_utterance
-from .model import Seq2Seq, State
+from .model import Memory, Seq2Seq, State
 from .store import Store
 from .text import detokenize
 from .vocab import END_ID, START_ID, Vocab
@@ -33,6 +33,7 @@ class Chatbot:
         self.decoder = Decoder(model)
         self.settings = DecodeSettings(max_length=self.config.max_len)
         self.state: State = self.model.zero_state(1)
+        self.memory: Memory = self.model.no_memory(1, self.config.hidden_units)
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
@@ -63,6 +64,7 @@ class Chatbot:
     def reset_hidden_state(self) -> None:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
+        self.memory = self.model.no_memory(1, self.config.hidden_units)
 
     def encode(self, text: str) -> list[int]:
         return encode_utterance(text, self.vocab, self.config.max_len)
@@ -71,7 +73,9 @@ class Chatbot:
         """Feed one utterance, as token ids, into the state (reset first without memory)."""
         self.state = self.model.carry(self.state, 1.0, self.remember_state)
         if ids:  # an empty utterance leaves the state as it was
-            self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
+            self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
+        else:
+            self.memory = self.model.no_memory(1, self.config.hidden_units)
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
@@ -82,14 +86,14 @@ class Chatbot:
 
         The state is left unchanged.
         """
-        return self.decoder.reply(self.state, self.settings)
+        return self.decoder.reply(self.state, self.memory, self.settings)
 
     def score(self, reply: str) -> tuple[float, int]:
         """(summed negative log-likelihood, tokens) of `reply` and <end> given the current state."""
         ids = self.encode(reply)[: self.config.max_len - 1]
         inputs = tf.constant([[START_ID, *ids]], tf.int32)
         targets = tf.constant([[*ids, END_ID]], tf.int32)
-        hidden, _ = self.model.decode(inputs, self.state)
+        hidden, _ = self.model.decode(inputs, self.state, self.memory)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, self.model.logits(hidden))
         return float(tf.reduce_sum(losses)), len(ids) + 1
 
@@ -102,6 +106,6 @@ class Chatbot:
         without memory the next `read` starts from zeros anyway)."""
         self.read(self.encode(text))
         ids = self.reply_ids()
-        if ids:
-            self.state = self.decoder.encode(tf.constant([ids], tf.int32), self.state)
+        if ids:  # what the next exchange's reply attends over is the next user line
+            self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
         return detokenize(self.vocab.decode(ids))

@@ -24,6 +24,9 @@ def _f(default: Any, help: str) -> Any:
 # Settings that older versions saved and that no longer mean anything: a model
 # folder that has them still loads.
 RETIRED = ("update_every",)
+# Settings added later, and the value that means what a folder saved before them
+# was trained with (whatever today's default is).
+ADDED_LATER = {"attention": False, "tie_embeddings": False}
 
 
 # Upper bounds keep a typo (hidden_units 1000000) from exhausting memory.
@@ -123,6 +126,16 @@ class Config:
         "bptt exchanges; validation, the best checkpoint and chat use the average "
         "(0: the raw weights).",
     )
+    attention: bool = _f(
+        False,
+        "Decoder attends over the encoder outputs of the utterance it answers (Luong, "
+        "general score); the carried state stays the conversation's memory.",
+    )
+    tie_embeddings: bool = _f(
+        False,
+        "The output layer reuses the word embedding (Press & Wolf), through a projection "
+        "from hidden_units to embed_dim when they differ.",
+    )
     dropout: float = _f(
         0.0, "Dropout rate between layers while training (embeddings, outputs; 0: none)."
     )
@@ -130,11 +143,11 @@ class Config:
     seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.remember_state, bool):  # JSON's "no" is not False
-            raise ConfigError(
-                "remember_state must be true or false. "
-                f"Received: remember_state={self.remember_state!r}"
-            )
+        for name in ("remember_state", "attention", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):  # JSON's "no" is not False
+                raise ConfigError(
+                    f"{name} must be true or false. Received: {name}={getattr(self, name)!r}"
+                )
         if self.cell not in ("lstm", "gru"):
             raise ConfigError(f"cell must be 'lstm' or 'gru'. Received: cell={self.cell!r}")
         for name, (low, high) in INT_RANGES.items():
@@ -156,13 +169,15 @@ class Config:
 
     @property
     def parameters(self) -> int:
-        """Trainable weights: embedding, encoder and decoder stacks, output projection."""
+        """Trainable weights: embedding, encoder and decoder stacks, attention, output."""
         # An LSTM has 4 gates and one bias each; Keras's GRU (reset_after) 3 and two.
         gates, biases = (4, 1) if self.cell == "lstm" else (3, 2)
-        h, e = self.hidden_units, self.embed_dim
+        h, e, v = self.hidden_units, self.embed_dim, self.vocab_size
         first = gates * h * (e + h + biases)
         stack = first + (self.num_layers - 1) * gates * h * (2 * h + biases)
-        return self.vocab_size * e + 2 * stack + self.vocab_size * (h + 1)
+        attention = 3 * h * h if self.attention else 0  # W_a (h x h), W_c (2h x h)
+        output = (h * e if h != e else 0) + v if self.tie_embeddings else v * (h + 1)
+        return v * e + 2 * stack + attention + output
 
     @property
     def state_size(self) -> int:
@@ -182,6 +197,7 @@ class Config:
             raise ModelError(f"{path} must hold a JSON object of settings; retrain the model")
         for name in RETIRED:
             data.pop(name, None)
+        data = {**ADDED_LATER, **data}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ._tf import tf
 from .errors import ConfigError
-from .model import Seq2Seq, State
+from .model import Memory, Seq2Seq, State
 from .vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
 NEG_INF = -1e9
@@ -71,30 +71,35 @@ class Decoder:
         self.model = model
         cfg = model.config
         self.state_spec = [tf.TensorSpec([1, cfg.hidden_units], tf.float32)] * cfg.state_size
-        self.encode = tf.function(
-            model.encode, input_signature=[tf.TensorSpec([1, None], tf.int32), self.state_spec]
+        self.memory_spec = (
+            tf.TensorSpec([1, None, cfg.hidden_units], tf.float32),
+            tf.TensorSpec([1, None], tf.bool),
         )
+        tokens = tf.TensorSpec([1, None], tf.int32)
+        self.encode = tf.function(model.encode, input_signature=[tokens, self.state_spec])
+        self.read = tf.function(model.read, input_signature=[tokens, self.state_spec])
         self._compiled: dict[DecodeSettings, tf.types.experimental.GenericFunction] = {}
         self._calls = 0
 
-    def reply(self, state: State, settings: DecodeSettings) -> list[int]:
-        """Token ids of a reply to `state` (without <end>); `state` is not changed."""
+    def reply(self, state: State, memory: Memory, settings: DecodeSettings) -> list[int]:
+        """Token ids of a reply to `state` and `memory` (without <end>); `state` is not
+        changed."""
         if settings not in self._compiled:
             body = self._beam if settings.beam > 1 else self._sample
             self._compiled[settings] = tf.function(
-                lambda s, seed: body(s, seed, settings),
-                input_signature=[self.state_spec, tf.TensorSpec([2], tf.int32)],
+                lambda s, m, seed: body(s, m, seed, settings),
+                input_signature=[self.state_spec, self.memory_spec, tf.TensorSpec([2], tf.int32)],
                 jit_compile=True,  # XLA fuses the per-word ops: ~2x faster replies
             )
         self._calls += 1
         seed = tf.constant([settings.seed, self._calls], tf.int32)
-        ids = [int(i) for i in self._compiled[settings](state, seed).numpy()]
+        ids = [int(i) for i in self._compiled[settings](state, memory, seed).numpy()]
         return ids[: ids.index(END_ID)] if END_ID in ids else ids
 
-    def greedy_graph(self, state: State, settings: DecodeSettings) -> tf.Tensor:
+    def greedy_graph(self, state: State, memory: Memory, settings: DecodeSettings) -> tf.Tensor:
         """The reply loop as graph ops (ids up to and including <end>), for embedding in
         another tf.function such as an exported SavedModel; not XLA-compiled."""
-        return self._sample(state, tf.zeros([2], tf.int32), settings)
+        return self._sample(state, memory, tf.zeros([2], tf.int32), settings)
 
     def _adjust(
         self, logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, s: DecodeSettings
@@ -116,16 +121,20 @@ class Decoder:
             logits = tf.cond(step < s.min_length, lambda: logits + too_early, lambda: logits)
         return logits
 
-    def _next_logits(self, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
-        hidden, state = self.model.decode(tokens[:, None], state)
+    def _next_logits(
+        self, tokens: tf.Tensor, state: State, memory: Memory
+    ) -> tuple[tf.Tensor, State]:
+        hidden, state = self.model.decode(tokens[:, None], state, memory)
         return self.model.logits(hidden[:, -1]), state
 
-    def _sample(self, state: State, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+    def _sample(
+        self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings
+    ) -> tf.Tensor:
         token = tf.fill([1], START_ID)
         generated = tf.zeros([1, s.max_length], tf.int32)
         length = tf.constant(0)
         for step in tf.range(s.max_length):
-            logits, state = self._next_logits(token, state)
+            logits, state = self._next_logits(token, state, memory)
             logits = self._adjust(logits, generated, step, s)
             if s.temperature == 0:
                 token = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -140,9 +149,10 @@ class Decoder:
                 break
         return generated[0, :length]
 
-    def _beam(self, state: State, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+    def _beam(self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
         width = s.beam
         state = [tf.tile(x, [width, 1]) for x in state]
+        memory = (tf.tile(memory[0], [width, 1, 1]), tf.tile(memory[1], [width, 1]))
         tokens = tf.fill([width], START_ID)
         sequences = tf.zeros([width, s.max_length], tf.int32)
         # Only the first beam is live at the start, so the beams do not all pick the same word.
@@ -150,7 +160,7 @@ class Decoder:
         finished = tf.zeros([width], tf.bool)
         lengths = tf.zeros([width], tf.float32)
         for step in tf.range(s.max_length):
-            logits, state = self._next_logits(tokens, state)
+            logits, state = self._next_logits(tokens, state, memory)
             logp = tf.nn.log_softmax(self._adjust(logits, sequences, step, s))
             vocab = tf.shape(logp)[-1]
             # A finished beam may only extend itself with <end>, at no cost.

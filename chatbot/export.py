@@ -62,22 +62,24 @@ class TurnModule(tf.Module):
         text = tf.strings.regex_replace(text, r"(n't|'s|'m|'d|'re|'ve|'ll)\b", r" \1")
         return self._turn(tf.strings.split(text), state)
 
-    def _encode(self, ids, state):
-        """The state after reading `ids`; an empty utterance leaves it as it was."""
+    def _read(self, ids, state):
+        """(memory, state) after reading `ids`; an empty utterance leaves the state as
+        it was, with nothing to attend over."""
+        units = self.model.config.hidden_units
         return tf.cond(
             tf.size(ids) > 0,
-            lambda: self.model.encode(ids[None, :], state),
-            lambda: state,
+            lambda: self.model.read(ids[None, :], state),
+            lambda: (self.model.no_memory(1, units), state),
         )
 
     def _turn(self, tokens, state):
         ids = tf.cast(self.table.lookup(tokens[: self.max_len]), tf.int32)
         state = list(tf.unstack(state[:, None, :]))  # [state_size] x [1, hidden]
-        state = self._encode(ids, self.model.carry(state, 1.0, self.remember))
-        generated = self.decoder.greedy_graph(state, self.settings)
+        memory, state = self._read(ids, self.model.carry(state, 1.0, self.remember))
+        generated = self.decoder.greedy_graph(state, memory, self.settings)
         before_end = tf.cumsum(tf.cast(tf.equal(generated, END_ID), tf.int32)) == 0
         reply = tf.boolean_mask(generated, before_end)
-        state = self._encode(reply, state)
+        _, state = self._read(reply, state)
         words = tf.gather(self.words, reply)
         return {
             "reply": tf.strings.reduce_join(words, separator=" "),

@@ -31,6 +31,9 @@ from .config import Config
 from .vocab import PAD_ID
 
 State = list[tf.Tensor]
+# The encoder's outputs for the utterance just read, [batch, time, hidden], and its
+# mask of real tokens, [batch, time]: what the decoder attends over.
+Memory = tuple[tf.Tensor, tf.Tensor]
 
 # tanh(c) is within 0.5% of +-1 beyond |c| = 3: a cell state beyond that adds
 # nothing to h, only momentum for drift.
@@ -50,7 +53,23 @@ class Seq2Seq(keras.Model):
         self.embedding = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")
         self.encoder_rnns = self._stack("encoder")
         self.decoder_rnns = self._stack("decoder")
-        self.projection = keras.layers.Dense(vocab_size, name="output_projection")
+        h = config.hidden_units
+        if config.attention:  # Luong et al. 2015, "general" score
+            self.attention_score = keras.layers.Dense(h, use_bias=False, name="attention_score")
+            self.attention_combine = keras.layers.Dense(
+                h, activation="tanh", use_bias=False, name="attention_combine"
+            )
+        if config.tie_embeddings:  # Press & Wolf 2017: the output layer is the embedding
+            self.tie_projection = (
+                keras.layers.Dense(config.embed_dim, use_bias=False, name="tie_projection")
+                if h != config.embed_dim
+                else None
+            )
+            self.output_bias = self.add_weight(
+                shape=(vocab_size,), initializer="zeros", name="output_bias"
+            )
+        else:
+            self.projection = keras.layers.Dense(vocab_size, name="output_projection")
 
     def _stack(self, side: str) -> list:
         """`num_layers` recurrent layers named like "encoder_lstm_0", each returning its state."""
@@ -101,7 +120,19 @@ class Seq2Seq(keras.Model):
     def encode(self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None) -> State:
         """Read `tokens` [batch, time] starting from `state`; return the (bounded)
         state after them."""
-        return self.bounded(self._run(self.encoder_rnns, tokens, state, noise)[1])
+        return self.read(tokens, state, noise)[1]
+
+    def read(
+        self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None
+    ) -> tuple[Memory, State]:
+        """`encode`, also returning the utterance's memory for the decoder to attend over."""
+        outputs, new_state = self._run(self.encoder_rnns, tokens, state, noise)
+        return (outputs, tf.not_equal(tokens, PAD_ID)), self.bounded(new_state)
+
+    @staticmethod
+    def no_memory(batch_size: int | tf.Tensor, units: int) -> Memory:
+        """The memory before any utterance was read: one masked slot."""
+        return tf.zeros([batch_size, 1, units]), tf.zeros([batch_size, 1], tf.bool)
 
     def bounded(self, state: State) -> State:
         """Each row's LSTM cell states scaled to an RMS of at most CELL_RMS (h, and a
@@ -121,13 +152,34 @@ class Seq2Seq(keras.Model):
         return [s * keep for s in state]
 
     def decode(
-        self, tokens: tf.Tensor, state: State, noise: tf.Tensor | None = None
+        self,
+        tokens: tf.Tensor,
+        state: State,
+        memory: Memory,
+        noise: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, State]:
-        """Decoder outputs [batch, time, hidden] for inputs `tokens`, started from `state`."""
-        return self._run(self.decoder_rnns, tokens, state, noise)
+        """Decoder outputs [batch, time, hidden] for inputs `tokens`, started from `state`
+        and, with `attention`, attending over `memory` (the utterance being answered)."""
+        hidden, state = self._run(self.decoder_rnns, tokens, state, noise)
+        if self.config.attention:
+            hidden = self._attend(hidden, memory)
+        return hidden, state
+
+    def _attend(self, hidden: tf.Tensor, memory: Memory) -> tf.Tensor:
+        """tanh(W_c [context; h]) with context the softmax(h W_a s)-weighted sum of the
+        memory's real positions (a large negative score masks padding; an all-padding
+        row attends uniformly and adds no loss)."""
+        outputs, mask = memory
+        scores = tf.einsum("btd,bsd->bts", self.attention_score(hidden), outputs)
+        scores += (1.0 - tf.cast(mask, scores.dtype))[:, None, :] * -1e9
+        context = tf.einsum("bts,bsd->btd", tf.nn.softmax(scores), outputs)
+        return self.attention_combine(tf.concat([context, hidden], axis=-1))
 
     def logits(self, hidden: tf.Tensor) -> tf.Tensor:
-        return self.projection(hidden)
+        if not self.config.tie_embeddings:
+            return self.projection(hidden)
+        x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
+        return tf.matmul(x, self.embedding.embeddings, transpose_b=True) + self.output_bias
 
     def checkpointable(self) -> tf.train.Checkpoint:
         """The weights keyed by their layer paths, for tf.train.Checkpoint.
@@ -141,7 +193,8 @@ class Seq2Seq(keras.Model):
     def build_weights(self) -> None:
         """Create every weight by running one tiny batch (Keras builds layers lazily)."""
         tokens = tf.ones([1, 2], dtype=tf.int32)
-        hidden, _ = self.decode(tokens, self.encode(tokens, self.zero_state(1)))
+        memory, state = self.read(tokens, self.zero_state(1))
+        hidden, _ = self.decode(tokens, state, memory)
         self.logits(hidden)
 
 

@@ -49,24 +49,28 @@ def time_replies(fn, n: int) -> list[float]:
     return times
 
 
-def keras_predict_loop(model, state, max_length: int):
-    """The lstm_seq2seq way: a decoder model called with predict() once per token."""
+def keras_predict_loop(model, state, memory, max_length: int):
+    """The lstm_seq2seq way: a decoder model called with predict() once per token (the
+    same decoder step, attention and output layer included, wrapped as a Keras model)."""
     import numpy as np
 
     from chatbot._tf import keras
     from chatbot.vocab import END_ID, START_ID
 
-    units = model.config.hidden_units
-    token_in = keras.Input((1,), dtype="int32")
-    h_in, c_in = keras.Input((units,)), keras.Input((units,))
-    out, h, c = model.decoder_rnns[0](model.embedding(token_in), initial_state=[h_in, c_in])
-    decoder_model = keras.Model([token_in, h_in, c_in], [model.projection(out), h, c])
+    class DecoderStep(keras.Model):
+        def call(self, inputs):
+            token, h, c, outputs, mask = inputs
+            hidden, (h, c) = model.decode(token, [h, c], (outputs, mask))
+            return model.logits(hidden), h, c
+
+    decoder_model = DecoderStep()
     h0, c0 = (np.asarray(s) for s in state)
+    mem = [np.asarray(m) for m in memory]
 
     def reply() -> list[int]:
         token, h, c, out = np.array([[START_ID]]), h0, c0, []
         for _ in range(max_length):
-            logits, h, c = decoder_model.predict([token, h, c], verbose=0)
+            logits, h, c = decoder_model.predict([token, h, c, *mem], verbose=0)
             token = np.argmax(logits[:, -1], axis=-1)[:, None]
             if int(token[0, 0]) == END_ID:
                 break
@@ -115,21 +119,25 @@ def main() -> None:
     model = Seq2Seq(config, 8000)
     model.build_weights()
     decoder = Decoder(model)
-    state = decoder.encode(tf.constant([[5, 6, 7, 8, 9]], tf.int32), model.zero_state(1))
+    memory, state = decoder.read(tf.constant([[5, 6, 7, 8, 9]], tf.int32), model.zero_state(1))
     greedy = DecodeSettings(max_length=20, min_length=20)  # untrained: force full-length replies
     beam = DecodeSettings(beam=5, max_length=20, min_length=20)
     lengths = {
-        "greedy": len(decoder.reply(state, greedy)),
-        "beam5": len(decoder.reply(state, beam)),
+        "greedy": len(decoder.reply(state, memory, greedy)),
+        "beam5": len(decoder.reply(state, memory, beam)),
     }
     result = {
         "benchmark": "reply",
         "shape": {"vocab": 8000, "embed": 128, "lstm": 256},
         "reply_tokens": lengths,
-        "greedy": percentiles(time_replies(lambda: decoder.reply(state, greedy), args.replies)),
-        "beam5": percentiles(time_replies(lambda: decoder.reply(state, beam), args.replies)),
+        "greedy": percentiles(
+            time_replies(lambda: decoder.reply(state, memory, greedy), args.replies)
+        ),
+        "beam5": percentiles(
+            time_replies(lambda: decoder.reply(state, memory, beam), args.replies)
+        ),
     }
-    baseline = keras_predict_loop(model, state, 20)
+    baseline = keras_predict_loop(model, state, memory, 20)
     result["baseline_predict_loop"] = percentiles(time_replies(baseline, args.baseline_replies))
     result["greedy_speedup_vs_baseline"] = round(
         result["baseline_predict_loop"]["p50_ms"] / result["greedy"]["p50_ms"], 1

@@ -165,13 +165,13 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
     assert run("replay", "999").exit_code == 1
 
 
-def reference_greedy(bot, state, max_length):
+def reference_greedy(bot, state, memory, max_length):
     """Step by step in Python, one decoder call per word: what the compiled loop must equal."""
     from chatbot.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
     token, out = START_ID, []
     for _ in range(max_length):
-        hidden, state = bot.model.decode(tf.constant([[token]]), state)
+        hidden, state = bot.model.decode(tf.constant([[token]]), state, memory)
         logits = bot.model.logits(hidden[:, -1]).numpy()[0]
         logits[[PAD_ID, START_ID, UNK_ID]] = -np.inf  # never generated
         token = int(np.argmax(logits))
@@ -190,10 +190,10 @@ def test_compiled_greedy_equals_reference_and_beam_1(starter, prompt):
     starter.reset_hidden_state()
     starter.observe(prompt)
     settings = DecodeSettings(max_length=12)
-    compiled = starter.decoder.reply(starter.state, settings)
-    assert compiled == reference_greedy(starter, starter.state, 12)
+    compiled = starter.decoder.reply(starter.state, starter.memory, settings)
+    assert compiled == reference_greedy(starter, starter.state, starter.memory, 12)
     beam_one = starter.decoder._beam(
-        starter.state, tf.constant([0, 0]), DecodeSettings(beam=1, max_length=12)
+        starter.state, starter.memory, tf.constant([0, 0]), DecodeSettings(beam=1, max_length=12)
     )
     ids = [int(i) for i in beam_one.numpy()]
     assert (ids[: ids.index(2)] if 2 in ids else ids) == compiled
@@ -205,11 +205,12 @@ def test_no_decoding_emits_unk_even_when_the_model_prefers_it():
     from chatbot.vocab import UNK_ID
 
     bot = Chatbot.load("starter")
-    bias = bot.model.projection.bias
+    tied = bot.config.tie_embeddings
+    bias = bot.model.output_bias if tied else bot.model.projection.bias
     bias.assign(tf.tensor_scatter_nd_update(bias, [[UNK_ID]], [100.0]))
     bot.observe("hello")
     for settings in (DecodeSettings(), DecodeSettings(beam=4), DecodeSettings(temperature=2.0)):
-        reply = bot.decoder.reply(bot.state, settings)
+        reply = bot.decoder.reply(bot.state, bot.memory, settings)
         assert reply and UNK_ID not in reply, settings
 
 
@@ -219,28 +220,41 @@ def test_beam_and_sampling_settings(starter):
 
     starter.reset_hidden_state()
     starter.observe("hello")
-    beam = starter.decoder.reply(starter.state, DecodeSettings(beam=5, max_length=10))
+    beam = starter.decoder.reply(
+        starter.state, starter.memory, DecodeSettings(beam=5, max_length=10)
+    )
     sampled = {
-        tuple(starter.decoder.reply(starter.state, DecodeSettings(temperature=1.5, max_length=6)))
+        tuple(
+            starter.decoder.reply(
+                starter.state,
+                starter.memory,
+                DecodeSettings(temperature=1.5, max_length=6),
+            )
+        )
         for _ in range(8)
     }
-    long_enough = starter.decoder.reply(starter.state, DecodeSettings(min_length=4, max_length=8))
+    long_enough = starter.decoder.reply(
+        starter.state, starter.memory, DecodeSettings(min_length=4, max_length=8)
+    )
     assert 0 < len(beam) <= 10 and len(sampled) > 1 and len(long_enough) >= 4
     for beam in (1, 4):
         starter.reset_hidden_state()
         starter.observe("do you like movies?")
         # Forced to 60 words, the starter repeats bigrams unless blocked.
         free = starter.decoder.reply(
-            starter.state, DecodeSettings(beam=beam, min_length=60, max_length=60)
+            starter.state, starter.memory, DecodeSettings(beam=beam, min_length=60, max_length=60)
         )
         assert len(set(zip(free, free[1:], strict=False))) < len(free) - 1
         ids = starter.decoder.reply(
             starter.state,
+            starter.memory,
             DecodeSettings(beam=beam, no_repeat_ngram=2, min_length=60, max_length=60),
         )
         assert len(set(zip(ids, ids[1:], strict=False))) == len(ids) - 1
         once = starter.decoder.reply(
-            starter.state, DecodeSettings(beam=beam, no_repeat_ngram=1, max_length=20)
+            starter.state,
+            starter.memory,
+            DecodeSettings(beam=beam, no_repeat_ngram=1, max_length=20),
         )
         assert len(once) == len(set(once))
     with pytest.raises(ConfigError, match=r"top_p must be in \(0, 1\]"):

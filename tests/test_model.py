@@ -53,23 +53,52 @@ def window_of(rows: list[list[tuple[str, str, bool]]], config: Config):
     return source, t_in, t_out, reset
 
 
-def test_padding_changes_neither_state_nor_loss():
-    model = Seq2Seq(TINY, len(VOCAB))
+WITH_ATTENTION = TINY.replace(attention=True, tie_embeddings=True)
+
+
+@pytest.mark.parametrize("config", [TINY, WITH_ATTENTION], ids=["plain", "attention-tied"])
+def test_padding_changes_neither_state_nor_loss(config):
+    model = Seq2Seq(config, len(VOCAB))
     model.build_weights()
     short = tf.constant([ids("how are you")], tf.int32)
     padded = tf.constant([ids("how are you") + [0, 0, 0]], tf.int32)
-    s1, s2 = model.encode(short, model.zero_state(1)), model.encode(padded, model.zero_state(1))
+    (m1, s1), (m2, s2) = (model.read(x, model.zero_state(1)) for x in (short, padded))
     np.testing.assert_allclose(s1[0], s2[0], atol=1e-6)
     target = tf.constant([ids("fine thanks") + [2]], tf.int32)
     target_padded = tf.concat([target, tf.zeros([1, 4], tf.int32)], axis=1)
-    h1, _ = model.decode(tf.constant([[1, *ids("fine thanks")]]), s1)
+    h1, _ = model.decode(tf.constant([[1, *ids("fine thanks")]]), s1, m1)
+    # The padded source's memory: attention must ignore its padding too.
     h2, _ = model.decode(
-        tf.concat([tf.constant([[1, *ids("fine thanks")]]), tf.zeros([1, 4], tf.int32)], 1), s1
+        tf.concat([tf.constant([[1, *ids("fine thanks")]]), tf.zeros([1, 4], tf.int32)], 1), s1, m2
     )
     l1, n1 = masked_loss_sum(model, h1, target)
     l2, n2 = masked_loss_sum(model, h2, target_padded)
     assert float(n1) == float(n2) == 3.0
     np.testing.assert_allclose(float(l1), float(l2), rtol=1e-6)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+@pytest.mark.parametrize("tie", [False, True])
+@pytest.mark.parametrize("embed", [8, 16])
+def test_config_counts_the_weights_keras_makes(attention, tie, embed):
+    config = TINY.replace(attention=attention, tie_embeddings=tie, embed_dim=embed, num_layers=2)
+    model = Seq2Seq(config, config.vocab_size)
+    model.build_weights()
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == config.parameters
+
+
+def test_attention_reads_the_utterance_being_answered():
+    """With attention, the reply's first word depends on the memory even when the
+    state is the same; the output layer is the embedding when tied."""
+    model = Seq2Seq(WITH_ATTENTION, len(VOCAB))
+    model.build_weights()
+    state = model.zero_state(1)
+    start = tf.constant([[1]], tf.int32)
+    (m1, _), (m2, _) = (model.read(tf.constant([ids(t)]), state) for t in ("hi bob", "what day"))
+    h1, _ = model.decode(start, state, m1)
+    h2, _ = model.decode(start, state, m2)
+    assert not np.allclose(h1, h2, atol=1e-6)
+    assert not any("output_projection" in w.path for w in model.weights)
 
 
 def test_row_reset_mid_batch_equals_that_conversation_alone():
