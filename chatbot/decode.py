@@ -12,7 +12,13 @@ used and reuses it for every later reply.
   the GNMT length penalty ((5 + length) / 6) ** `length_penalty`;
 - all: `repetition_penalty` (> 1 makes words already in the reply less
   likely), `no_repeat_ngram` (no n-gram twice in a reply), `min_length`
-  (no <end> before it) and `max_length`.
+  (no <end> before it) and `max_length`;
+- all: `mmi` λ > 0 scores each of the first `mmi_tokens` words by
+  log p(word | conversation) - λ log p(word), maximum mutual information in
+  Li et al.'s (2016) anti-language-model form: words that any conversation
+  would get ("i", "'m", "sorry") lose to words this one calls for. p(word) is
+  the same decoder run from a zero state with nothing to attend over, in step
+  with the real one inside the same compiled loop.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class DecodeSettings:
     length_penalty: float = 0.6
     min_length: int = 1
     max_length: int = 20
+    mmi: float = 0.0
+    mmi_tokens: int = 5
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,6 +60,8 @@ class DecodeSettings:
             "no_repeat_ngram": (self.no_repeat_ngram >= 0, ">= 0 (0: off)"),
             "min_length": (self.min_length >= 0, ">= 0"),
             "max_length": (1 <= self.max_length <= MAX_LENGTH, f"1 to {MAX_LENGTH}"),
+            "mmi": (0 <= self.mmi <= 2, "0 to 2 (0: off)"),
+            "mmi_tokens": (self.mmi_tokens >= 1, ">= 1"),
         }
         for name, (ok, allowed) in checks.items():
             if not ok:
@@ -127,15 +137,35 @@ class Decoder:
         hidden, state = self.model.decode(tokens[:, None], state, memory)
         return self.model.logits(hidden[:, -1]), state
 
+    def _anti_lm(
+        self,
+        logp: tf.Tensor,
+        tokens: tf.Tensor,
+        lm_state: State,
+        step: tf.Tensor,
+        s: DecodeSettings,
+    ) -> tuple[tf.Tensor, State]:
+        """`logp` - λ log p(word) for the first `mmi_tokens` words (MMI-antiLM); p(word) is
+        the decoder from a zero state with no memory, advanced by the same `tokens`."""
+        rows, units = tf.shape(tokens)[0], self.model.config.hidden_units
+        lm_logits, lm_state = self._next_logits(tokens, lm_state, self.model.no_memory(rows, units))
+        weight = tf.where(step < s.mmi_tokens, s.mmi, 0.0)
+        return logp - weight * tf.nn.log_softmax(lm_logits), lm_state
+
     def _sample(
         self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings
     ) -> tf.Tensor:
         token = tf.fill([1], START_ID)
         generated = tf.zeros([1, s.max_length], tf.int32)
         length = tf.constant(0)
+        lm_state = self.model.zero_state(1)
         for step in tf.range(s.max_length):
             logits, state = self._next_logits(token, state, memory)
             logits = self._adjust(logits, generated, step, s)
+            if s.mmi:
+                logits, lm_state = self._anti_lm(
+                    tf.nn.log_softmax(logits), token, lm_state, step, s
+                )
             if s.temperature == 0:
                 token = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:
@@ -159,9 +189,12 @@ class Decoder:
         scores = tf.concat([[0.0], tf.fill([width - 1], NEG_INF)], axis=0)
         finished = tf.zeros([width], tf.bool)
         lengths = tf.zeros([width], tf.float32)
+        lm_state = self.model.zero_state(width)
         for step in tf.range(s.max_length):
             logits, state = self._next_logits(tokens, state, memory)
             logp = tf.nn.log_softmax(self._adjust(logits, sequences, step, s))
+            if s.mmi:
+                logp, lm_state = self._anti_lm(logp, tokens, lm_state, step, s)
             vocab = tf.shape(logp)[-1]
             # A finished beam may only extend itself with <end>, at no cost.
             only_end = tf.one_hot(END_ID, vocab, on_value=0.0, off_value=NEG_INF)
@@ -169,6 +202,7 @@ class Decoder:
             top_scores, flat = tf.math.top_k(tf.reshape(scores[:, None] + logp, [-1]), k=width)
             parent, tokens = flat // vocab, tf.cast(flat % vocab, tf.int32)
             state = [tf.gather(x, parent) for x in state]
+            lm_state = [tf.gather(x, parent) for x in lm_state]
             sequences = tf.gather(sequences, parent)
             step_column = tf.stack([tf.range(width), tf.fill([width], step)], axis=1)
             sequences = tf.tensor_scatter_nd_update(sequences, step_column, tokens)

@@ -35,6 +35,8 @@ SETTABLE = {
     "repetition-penalty": float,
     "no-repeat-ngram": int,
     "length-penalty": float,
+    "mmi": float,
+    "mmi-tokens": int,
 }
 REMEMBER = "remember-state"  # the one spelling: --remember-state, /set remember-state=on
 SWITCH = {"on": True, "off": False}
@@ -107,7 +109,8 @@ class Session:
             f"state norm {norm:.3f}, transcript {self.transcript_id or '(none yet)'}",
             f"decoding: beam {s.beam}, temperature {s.temperature}, top-k {s.top_k}, "
             f"top-p {s.top_p}, repetition-penalty {s.repetition_penalty}, "
-            f"no-repeat-ngram {s.no_repeat_ngram}, length {s.min_length}-{s.max_length}",
+            f"no-repeat-ngram {s.no_repeat_ngram}, mmi {s.mmi} over {s.mmi_tokens} words, "
+            f"length {s.min_length}-{s.max_length}",
         ]
 
     def switch_model(self, name: str) -> None:

@@ -165,20 +165,52 @@ def test_transcripts_list_export_and_replay_cli(run, starter, db_path):
     assert run("replay", "999").exit_code == 1
 
 
-def reference_greedy(bot, state, memory, max_length):
-    """Step by step in Python, one decoder call per word: what the compiled loop must equal."""
+def reference_greedy(bot, state, memory, max_length, mmi=0.0, mmi_tokens=5):
+    """Step by step in Python, one decoder call per word: what the compiled loop must
+    equal; with `mmi`, each of the first `mmi_tokens` words is scored by
+    log p(w | state) - mmi * log p(w | zero state, no memory)."""
     from chatbot.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
+    units = bot.config.hidden_units
+    lm_state, nothing = bot.model.zero_state(1), bot.model.no_memory(1, units)
     token, out = START_ID, []
-    for _ in range(max_length):
+    for step in range(max_length):
         hidden, state = bot.model.decode(tf.constant([[token]]), state, memory)
-        logits = bot.model.logits(hidden[:, -1]).numpy()[0]
-        logits[[PAD_ID, START_ID, UNK_ID]] = -np.inf  # never generated
-        token = int(np.argmax(logits))
+        scores = tf.nn.log_softmax(bot.model.logits(hidden[:, -1])).numpy()[0]
+        lm_hidden, lm_state = bot.model.decode(tf.constant([[token]]), lm_state, nothing)
+        if mmi and step < mmi_tokens:
+            scores -= mmi * tf.nn.log_softmax(bot.model.logits(lm_hidden[:, -1])).numpy()[0]
+        scores[[PAD_ID, START_ID, UNK_ID]] = -np.inf  # never generated
+        token = int(np.argmax(scores))
         if token == END_ID:
             break
         out.append(token)
     return out
+
+
+@pytest.mark.parametrize("prompt", ["hello", "what is your name?", "do you like movies?"])
+def test_mmi_decoding_equals_its_reference_and_changes_replies(starter, prompt):
+    from chatbot.decode import DecodeSettings
+
+    starter.reset_hidden_state()
+    starter.observe(prompt)
+    settings = DecodeSettings(max_length=12, mmi=0.5, mmi_tokens=3)
+    compiled = starter.decoder.reply(starter.state, starter.memory, settings)
+    reference = reference_greedy(starter, starter.state, starter.memory, 12, 0.5, 3)
+    assert compiled == reference
+
+
+def test_mmi_moves_some_reply_away_from_greedy(starter):
+    from chatbot.decode import DecodeSettings
+
+    changed = 0
+    for prompt in ("hello", "what is your name?", "do you like movies?", "how are you?"):
+        starter.reset_hidden_state()
+        starter.observe(prompt)
+        greedy = starter.decoder.reply(starter.state, starter.memory, DecodeSettings())
+        for settings in (DecodeSettings(mmi=0.5), DecodeSettings(beam=4, mmi=0.5)):
+            changed += starter.decoder.reply(starter.state, starter.memory, settings) != greedy
+    assert changed >= 2
 
 
 @pytest.mark.parametrize(
