@@ -221,3 +221,30 @@ def test_text_reader_matches_a_simple_model(tmp_path, lines):
             current = []
     model.append(current)
     assert convs == model
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "corpora"
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "sample.jsonl",
+        "sample.txt",
+        "chatterbot-sample.yml",
+        "cornell-sample",
+        "dailydialog-sample",
+    ],
+)
+def test_every_shipped_sample_ingests_as_the_same_eight_conversations(store, sample):
+    from chatbot.ingest import ingest
+
+    result = ingest(store, SAMPLES / sample, name="s")
+    assert (result.corpus.conversations, result.corpus.utterances, result.skipped) == (8, 35, 0)
+    first = [text for _, text in store.conversation("s", store.conversation_ids("s", 8)[0][0])]
+    assert all(isinstance(t, str) and t for t in first)
+    assert "Hi! How are you today?" in {
+        text
+        for ext, _, _ in store.conversation_ids("s", 8)
+        for _, text in store.conversation("s", ext)
+    }
