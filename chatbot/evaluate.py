@@ -12,7 +12,6 @@ the state carried, reset, and taken from another conversation (ablation.py);
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from .errors import UsageError
 from .exchanges import Exchange, encoded_conversations
 from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
+from .progress import perplexity
 from .reply_metrics import reply_metrics
 from .store import Store
 from .text import tokenize
@@ -96,8 +96,7 @@ def split_conversations(
 
 
 def _ppl(loss_and_tokens: list) -> float:
-    loss, tokens = loss_and_tokens
-    return math.exp(loss / tokens) if tokens else float("nan")
+    return perplexity(*loss_and_tokens)
 
 
 def _summarize(sums: dict[str, list]) -> dict:

@@ -1,25 +1,13 @@
-"""What a training run reports and checkpoints besides tensors (no TensorFlow here)."""
+"""What a training run reports, and perplexity, its one measure (no TensorFlow here).
+
+`TqdmReporter` is the terminal's progress bar; `Silent` reports nothing (tests,
+and scripts that print their own figures)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
 from typing import Protocol
-
-
-@dataclass
-class TrainState:
-    """What a checkpoint needs beyond tensors to continue exactly where it stopped."""
-
-    epoch: int = 0  # epochs completed
-    cursor: int = 0  # windows done in the current epoch
-    step: int = 0  # optimizer steps in all
-    loss_sum: float = 0.0  # summed training loss so far in this epoch
-    tokens: int = 0  # target tokens so far in this epoch
-    best_valid_ppl: float | None = None
-    bad_epochs: int = 0
-    stopped: str | None = None
-    history: list[dict] = field(default_factory=list)
 
 
 class Reporter(Protocol):
@@ -36,3 +24,39 @@ class Silent:
 
 def perplexity(loss_sum: float, tokens: int) -> float:
     return math.exp(min(loss_sum / tokens, 50.0)) if tokens else float("nan")
+
+
+class TqdmReporter:
+    """Training progress: a bar per epoch with loss, perplexity and tokens per second."""
+
+    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total_windows, initial=done, desc=f"epoch {epoch}", unit=" win", disable=None
+        )
+        self.loss = self.tokens = 0.0
+        self.started = time.perf_counter()
+
+    def window(self, loss_sum: float, tokens: int) -> None:
+        self.loss, self.tokens = self.loss + loss_sum, self.tokens + tokens
+        rate = self.tokens / (time.perf_counter() - self.started)
+        self.bar.set_postfix(
+            loss=f"{self.loss / max(self.tokens, 1):.3f}",
+            ppl=f"{perplexity(self.loss, int(self.tokens)):.1f}",
+            tok_s=f"{rate:,.0f}",
+            refresh=False,
+        )
+        self.bar.update(1)
+
+    def epoch_end(self, metrics: dict) -> None:
+        # The window count is an estimate (conversations longer than bptt add windows):
+        # end the bar at what was done, not at "300 of 298".
+        self.bar.total = self.bar.n
+        self.bar.refresh()
+        self.bar.close()
+        print(
+            f"epoch {metrics['epoch']}: train ppl {metrics['train_ppl']:.2f}, "
+            f"valid ppl {metrics['valid_ppl']:.2f} ({metrics['seconds']:.0f} s)",
+            flush=True,
+        )

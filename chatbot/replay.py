@@ -10,12 +10,12 @@ remember-state), so a greedy chat replays reply for reply; `overrides` win.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
 from .corpora import Problems, jsonl
 from .errors import UsageError
+from .progress import perplexity
 from .store import Store
 
 
@@ -71,5 +71,5 @@ def replay_turns(
             new = bot.detokenized_reply()
             loss, tokens = bot.score(stored)
             bot.observe(stored)
-            yield conv_id, user, stored, new, math.exp(loss / tokens)
+            yield conv_id, user, stored, new, perplexity(loss, tokens)
         bot.settings, bot.remember_state = defaults

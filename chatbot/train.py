@@ -15,14 +15,14 @@ from itertools import islice
 from pathlib import Path
 
 from ._tf import tf
-from .checkpoint import ModelDir
+from .checkpoint import ModelDir, TrainState
 from .config import Config
 from .data import ConversationSource
 from .distribute import Placement, any_left, empty_window
 from .errors import ModelError, StoreError, UsageError
 from .files import exclusive_lock
 from .model import State
-from .progress import Reporter, Silent, TrainState, perplexity
+from .progress import Reporter, Silent, perplexity
 from .shards import ShardCorpus
 from .store import Store
 from .trainer import Trainer

@@ -19,14 +19,13 @@ import numpy as np
 
 from ._tf import keras, tf
 from .average import WeightAverage
-from .checkpoint import ModelDir
+from .checkpoint import ModelDir, TrainState
 from .config import Config
 from .data import ConversationSource, Window, bucketed, windows
 from .distribute import Placement, gather_rows, per_replica, share
 from .exchanges import encoded_conversations
 from .model import Seq2Seq, State, derive_noise, masked_loss_sum
 from .optim import FusedAdam
-from .progress import TrainState
 from .vocab import Vocab
 
 

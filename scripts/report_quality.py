@@ -76,10 +76,10 @@ def progress(label: str, total: int):
 
 def run(args) -> dict:
     from chatbot import Chatbot
-    from chatbot.cli.model_commands import TqdmReporter
     from chatbot.config import Config
     from chatbot.evaluate import corpus_report
     from chatbot.ingest import ingest
+    from chatbot.progress import TqdmReporter
     from chatbot.store import Store
 
     config = Config(epochs=args.epochs, seed=args.seed)  # the reference shape and defaults

@@ -1,124 +1,16 @@
 """The `chatbot` command line: parsing and printing only; the library does the work.
 
-This module holds the group, error handling and shared options; the commands
-live in corpus_commands.py, model_commands.py and chat_commands.py.
-
-Errors a user can fix print one line and exit 2 (bad usage) or 1 (failure);
-TensorFlow is imported only inside the commands that need a model.
+`app.py` holds the click group; importing the command modules registers their
+commands on it. Errors a user can fix print one line and exit 2 (bad usage)
+or 1 (failure); TensorFlow is imported only inside the commands that need a
+model.
 """
 
-from __future__ import annotations
+from . import chat_commands, corpus_commands, export_commands, model_commands
+from .app import cli
 
-import os
-import sqlite3
-import sys
-from pathlib import Path
-from typing import Any
-
-import click
-
-from ..errors import ChatbotError
-
-
-class ChatbotGroup(click.Group):
-    """A click group whose errors are one line, with the documented exit codes."""
-
-    def main(self, args: Any = None, prog_name: Any = None, **extra: Any) -> Any:  # type: ignore[override]
-        extra.pop("standalone_mode", None)
-        try:
-            rv = super().main(args, "chatbot", standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "chatbot"
-            _fail(f"{exc.format_message()} (see '{where} --help')", 2)
-        except click.ClickException as exc:
-            _fail(exc.format_message(), exc.exit_code)
-        except ChatbotError as exc:
-            _fail(str(exc), exc.exit_code)
-        except (click.Abort, KeyboardInterrupt):
-            _fail("interrupted; nothing half-written was kept", 130)
-        except sqlite3.Error as exc:
-            _fail(
-                f"the database cannot be used ({exc}); if it is damaged, restore it from a "
-                "backup or choose another --db. Nothing half-written was kept",
-                1,
-            )
-        except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}; nothing half-written was kept", 1)
-        except RecursionError:
-            _fail("the input is nested too deeply to read", 1)
-        except Exception as exc:  # noqa: BLE001 - one line, whatever went wrong
-            if os.environ.get("CHATBOT_DEBUG"):
-                raise
-            _fail(
-                f"unexpected {type(exc).__name__}: {str(exc)[:200]} "
-                "(set CHATBOT_DEBUG=1 for the traceback, and please report it)",
-                1,
-            )
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
-
-
-def db_option(f: Any) -> Any:
-    return click.option(
-        "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="SQLite file (default: chatbot.db in $CHATBOT_HOME or the user data directory).",
-    )(f)
-
-
-def decoding_options(f: Any) -> Any:
-    """--beam and --temperature, shared by chat and replay; None when not given, so
-    a resumed or replayed transcript keeps the settings it was made with."""
-    f = click.option(
-        "--temperature",
-        type=float,
-        default=None,
-        help="Sampling temperature (0: the most likely word; default 0, or as stored).",
-    )(f)
-    return click.option(
-        "--beam", type=int, default=None, help="Beam width (1: greedy; default 1, or as stored)."
-    )(f)
-
-
-def given(**options: Any) -> dict:
-    """The options the user gave (not None), as DecodeSettings fields."""
-    return {k: v for k, v in options.items() if v is not None}
-
-
-def open_store(db: Path | None) -> Any:
-    from ..store import Store
-
-    return Store(db)
-
-
-@click.group("chatbot", cls=ChatbotGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="chatbot")
-def cli() -> None:
-    """Train a conversational model that remembers the conversation, and talk to it.
-
-    \b
-    Start here:
-      chatbot ingest --builtin chatterbot-english     load a small corpus
-      chatbot ingest path/to/dailydialog --name dd    load your own corpus
-      chatbot corpora                                 see what is loaded
-    """
-
-
-def _print_table(table: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for r in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+__all__ = ["chat_commands", "cli", "corpus_commands", "export_commands", "main", "model_commands"]
 
 
 def main() -> None:
     cli()
-
-
-# The commands register themselves on `cli` when their modules are imported.
-from . import chat_commands, corpus_commands, export_commands, model_commands  # noqa: E402, F401

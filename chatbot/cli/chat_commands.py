@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..text import printable, shorten
-from . import _print_table, cli, db_option, decoding_options, given, open_store
+from .app import _print_table, cli, db_option, decoding_options, given, open_store
 
 
 @cli.command()

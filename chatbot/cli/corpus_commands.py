@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..text import printable
-from . import _print_table, cli, db_option, open_store
+from .app import _print_table, cli, db_option, open_store
 
 
 @cli.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import cli, db_option, open_store
+from .app import cli, db_option, open_store
 
 
 @cli.command("export")

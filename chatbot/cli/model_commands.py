@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..progress import TqdmReporter
 from ..text import printable
-from . import _print_table, cli, db_option, open_store
+from .app import _print_table, cli, db_option, open_store
 
 
 def config_options(f: Any) -> Any:
@@ -32,42 +31,6 @@ def config_options(f: Any) -> Any:
         else:
             f = click.option(f"--{flag}", type=types[str(fld.type)], help=help_text)(f)
     return f
-
-
-class TqdmReporter:
-    """Training progress: a bar per epoch with loss, perplexity and tokens per second."""
-
-    def epoch_start(self, epoch: int, total_windows: int, done: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=total_windows, initial=done, desc=f"epoch {epoch}", unit=" win", disable=None
-        )
-        self.loss = self.tokens = 0.0
-        self.started = time.perf_counter()
-
-    def window(self, loss_sum: float, tokens: int) -> None:
-        self.loss, self.tokens = self.loss + loss_sum, self.tokens + tokens
-        mean = self.loss / max(self.tokens, 1)
-        rate = self.tokens / (time.perf_counter() - self.started)
-        self.bar.set_postfix(
-            loss=f"{mean:.3f}",
-            ppl=f"{math.exp(min(mean, 50)):.1f}",
-            tok_s=f"{rate:,.0f}",
-            refresh=False,
-        )
-        self.bar.update(1)
-
-    def epoch_end(self, metrics: dict) -> None:
-        # The window count is an estimate (conversations longer than bptt add windows):
-        # end the bar at what was done, not at "300 of 298".
-        self.bar.total = self.bar.n
-        self.bar.refresh()
-        self.bar.close()
-        click.echo(
-            f"epoch {metrics['epoch']}: train ppl {metrics['train_ppl']:.2f}, "
-            f"valid ppl {metrics['valid_ppl']:.2f} ({metrics['seconds']:.0f} s)"
-        )
 
 
 @cli.command()
