@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ._tf import tf
+from .data import pack
 from .exchanges import Exchange
-from .model import Seq2Seq
-from .vocab import END_ID, PAD_ID, START_ID
+from .model import Seq2Seq, row_losses
 
 CONDITIONS = ("carried", "reset", "shuffled")
 POSITIONS = ("1", "2", "3", "4+")
@@ -48,18 +48,10 @@ def conversation_batches(
     if len(chunks) > 1 and len(chunks[-1]) == 1:
         chunks[-2] += chunks.pop()
     for chunk in chunks:
-        steps = max(len(c) for c in chunk)
-        src_len = max(len(s) for c in chunk for s, _ in c)
-        tgt_len = 1 + max(len(t) for c in chunk for _, t in c)
-        source = np.full((len(chunk), steps, src_len), PAD_ID, np.int32)
-        target_in = np.full((len(chunk), steps, tgt_len), PAD_ID, np.int32)
-        target_out = np.full((len(chunk), steps, tgt_len), PAD_ID, np.int32)
-        for b, conv in enumerate(chunk):
-            for k, (src, tgt) in enumerate(conv):
-                source[b, k, : len(src)] = src
-                target_in[b, k, : len(tgt) + 1] = [START_ID, *tgt]
-                target_out[b, k, : len(tgt) + 1] = [*tgt, END_ID]
-        yield source, target_in, target_out
+        turns = max(len(c) for c in chunk)
+        steps = [[c[k] if k < len(c) else None for c in chunk] for k in range(turns)]
+        window = pack(steps, len(chunk), None)
+        yield window.source, window.target_in, window.target_out
 
 
 class Ablation:
@@ -75,11 +67,7 @@ class Ablation:
     def _row_losses(self, read, target_in, target_out) -> tf.Tensor:
         memory, state = read
         hidden, _ = self.model.decode(target_in, state, memory)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            target_out, self.model.logits(hidden)
-        )
-        mask = tf.cast(tf.not_equal(target_out, PAD_ID), tf.float32)
-        return tf.reduce_sum(losses * mask, axis=1)
+        return row_losses(self.model, hidden, target_out)[0]
 
     def _step(self, source, target_in, target_out, history):
         """history: the carried state before this step. Returns ([3, B] losses, new history)."""
@@ -100,9 +88,9 @@ class Ablation:
                 step = source[:, k], target_in[:, k], target_out[:, k]
                 losses, history = self.step(*step, history)
                 tokens = int(np.count_nonzero(target_out[:, k]))
-                for c, row_losses in zip(CONDITIONS, losses.numpy(), strict=True):
+                for c, per_row in zip(CONDITIONS, losses.numpy(), strict=True):
                     bucket = sums[c][position(k)]
-                    bucket[0] += float(row_losses.sum())
+                    bucket[0] += float(per_row.sum())
                     bucket[1] += tokens
             if progress is not None:
                 progress(source.shape[0])

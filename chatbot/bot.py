@@ -19,7 +19,7 @@ from .config import Config
 from .decode import Decoder, DecodeSettings
 from .errors import ModelError
 from .exchanges import encode_utterance
-from .model import Memory, Seq2Seq, State
+from .model import Memory, Seq2Seq, State, row_losses
 from .store import Store
 from .text import detokenize
 from .vocab import END_ID, START_ID, Vocab
@@ -94,8 +94,8 @@ class Chatbot:
         inputs = tf.constant([[START_ID, *ids]], tf.int32)
         targets = tf.constant([[*ids, END_ID]], tf.int32)
         hidden, _ = self.model.decode(inputs, self.state, self.memory)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, self.model.logits(hidden))
-        return float(tf.reduce_sum(losses)), len(ids) + 1
+        loss, _ = row_losses(self.model, hidden, targets)
+        return float(loss[0]), len(ids) + 1
 
     def detokenized_reply(self) -> str:
         """The reply to the current state as text, without changing the state."""

@@ -98,10 +98,11 @@ def windows(
                 + [None] * (batch_size - len(batch))
                 for k in range(start, min(turns, start + bptt))
             ]
-            yield _pack(steps, batch_size, reset if start == 0 else None)
+            yield pack(steps, batch_size, reset if start == 0 else None)
 
 
-def _pack(steps: list[list[Exchange | None]], batch_size: int, first: np.ndarray | None) -> Window:
+def pack(steps: list[list[Exchange | None]], batch_size: int, first: np.ndarray | None) -> Window:
+    """Step t of row b is exchange `steps[t][b]` (None: padding); `first` resets rows."""
     src_len = max((len(ex[0]) for row in steps for ex in row if ex), default=1)
     tgt_len = 1 + max((len(ex[1]) for row in steps for ex in row if ex), default=1)
     k = len(steps)

@@ -219,18 +219,29 @@ def derive_noise(noise: tf.Tensor | None, index: int) -> tf.Tensor | None:
     return None if noise is None else tf.random.experimental.stateless_fold_in(noise, index)
 
 
-def masked_loss_sum(
+def row_losses(
     model: Seq2Seq, hidden: tf.Tensor, targets: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Summed cross-entropy over non-padding targets, and how many there were.
+    """Each row's summed cross-entropy over its non-padding targets [batch], and its
+    count of them [batch]: the one place a reply's loss is computed (training,
+    evaluation, the ablation and `Chatbot.score` all come here).
 
     Only real positions are projected onto the vocabulary: the projection is
     the largest matmul, and padding would waste it.
     """
     mask = tf.not_equal(targets, PAD_ID)
-    real_hidden = tf.boolean_mask(hidden, mask)
-    real_targets = tf.boolean_mask(targets, mask)
+    batch = tf.shape(targets)[0]
+    rows = tf.boolean_mask(tf.broadcast_to(tf.range(batch)[:, None], tf.shape(targets)), mask)
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=real_targets, logits=model.logits(real_hidden)
+        labels=tf.boolean_mask(targets, mask), logits=model.logits(tf.boolean_mask(hidden, mask))
     )
-    return tf.reduce_sum(losses), tf.cast(tf.size(real_targets), tf.float32)
+    counts = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
+    return tf.math.unsorted_segment_sum(losses, rows, batch), counts
+
+
+def masked_loss_sum(
+    model: Seq2Seq, hidden: tf.Tensor, targets: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Summed cross-entropy over all non-padding targets, and how many there were."""
+    losses, counts = row_losses(model, hidden, targets)
+    return tf.reduce_sum(losses), tf.reduce_sum(counts)

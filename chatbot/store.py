@@ -21,10 +21,9 @@ from typing import NamedTuple
 
 import sqlite_utils
 
-from .corpora.base import Conversation
+from .corpora.base import SPLITS, Conversation
 from .errors import StoreError
 
-SPLITS = ("train", "valid", "test")
 _FLUSH_EVERY = 2000  # conversations per executemany batch: bounded memory, few round trips
 
 

@@ -17,6 +17,9 @@ from typing import NamedTuple
 
 from ..errors import CorpusFormatError, UsageError
 
+# The splits a conversation can belong to (an official one, or by a hash of its id).
+SPLITS = ("train", "valid", "test")
+
 
 class Utterance(NamedTuple):
     # A tuple, not a dataclass: readers make one per utterance (300k for
