@@ -66,7 +66,8 @@ class Chatbot:
         self.state = self.model.zero_state(1)
         self.memory = self.model.no_memory(1, self.config.hidden_units)
 
-    def encode(self, text: str) -> list[int]:
+    def token_ids(self, text: str) -> list[int]:
+        """`text` as the model reads it: token ids, cut to max_len."""
         return encode_utterance(text, self.vocab, self.config.max_len)
 
     def read(self, ids: list[int]) -> None:
@@ -79,7 +80,7 @@ class Chatbot:
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
-        self.read(self.encode(text))
+        self.read(self.token_ids(text))
 
     def reply_ids(self) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>.
@@ -90,7 +91,7 @@ class Chatbot:
 
     def score(self, reply: str) -> tuple[float, int]:
         """(summed negative log-likelihood, tokens) of `reply` and <end> given the current state."""
-        ids = self.encode(reply)[: self.config.max_len - 1]
+        ids = self.token_ids(reply)[: self.config.max_len - 1]
         inputs = tf.constant([[START_ID, *ids]], tf.int32)
         targets = tf.constant([[*ids, END_ID]], tf.int32)
         hidden, _ = self.model.decode(inputs, self.state, self.memory)
@@ -104,7 +105,7 @@ class Chatbot:
     def respond(self, text: str) -> str:
         """Read `text`, reply, and feed the reply into the state (as in training;
         without memory the next `read` starts from zeros anyway)."""
-        self.read(self.encode(text))
+        self.read(self.token_ids(text))
         ids = self.reply_ids()
         if ids:  # what the next exchange's reply attends over is the next user line
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)

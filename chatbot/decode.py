@@ -86,7 +86,6 @@ class Decoder:
             tf.TensorSpec([1, None], tf.bool),
         )
         tokens = tf.TensorSpec([1, None], tf.int32)
-        self.encode = tf.function(model.encode, input_signature=[tokens, self.state_spec])
         self.read = tf.function(model.read, input_signature=[tokens, self.state_spec])
         self._compiled: dict[DecodeSettings, tf.types.experimental.GenericFunction] = {}
         self._calls = 0
