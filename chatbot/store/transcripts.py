@@ -1,0 +1,93 @@
+"""Transcripts: every chat exchange, committed as it happens, with its state and settings."""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+from ..errors import StoreError
+from .connection import Connection, _now
+
+
+class Turn(NamedTuple):
+    """One stored turn; a bot turn has the state after it and the settings that made it."""
+
+    role: str
+    text: str
+    state: bytes | None
+    settings: dict | None
+
+
+class TranscriptTables(Connection):
+    """The transcripts and turns tables."""
+
+    def start_transcript(self, model: str, settings: dict) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO transcripts (model, settings, started_at) VALUES (?, ?, ?)",
+                [model, json.dumps(settings), _now()],
+            )
+        return int(cur.lastrowid or 0)
+
+    def add_exchange(
+        self, transcript_id: int, user: str, bot: str, state: bytes, settings: dict
+    ) -> None:
+        """Commit one exchange at once (a killed chat loses nothing).
+
+        `state` is the state after the reply; `settings` the decoding settings that made it.
+        """
+        with self.transaction():
+            (pos,) = self.db.execute(
+                "SELECT coalesce(max(position), -1) + 1 FROM turns WHERE transcript_id = ?",
+                [transcript_id],
+            ).fetchone()
+            now = _now()
+            self.db.conn.executemany(
+                "INSERT INTO turns (transcript_id, position, role, text, state, settings, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (transcript_id, pos, "user", user, None, None, now),
+                    (transcript_id, pos + 1, "bot", bot, state, json.dumps(settings), now),
+                ],
+            )
+
+    def drop_last_exchange(self, transcript_id: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                """DELETE FROM turns WHERE transcript_id = ? AND position >= (
+                     SELECT max(position) - 1 FROM turns WHERE transcript_id = ?)""",
+                [transcript_id, transcript_id],
+            )
+
+    def transcript(self, transcript_id: int) -> tuple[dict, list[Turn]]:
+        """(header, turns in order) of a transcript."""
+        row = self.db.execute(
+            "SELECT id, model, settings, started_at FROM transcripts WHERE id = ?", [transcript_id]
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"no transcript {transcript_id} in {self.path}; see `chatbot transcripts`"
+            )
+        rows = self.db.execute(
+            "SELECT role, text, state, settings FROM turns WHERE transcript_id = ? "
+            "ORDER BY position",
+            [transcript_id],
+        ).fetchall()
+        turns = [Turn(r, t, st, json.loads(se) if se else None) for r, t, st, se in rows]
+        header = {
+            "id": row[0],
+            "model": row[1],
+            "settings": json.loads(row[2]),
+            "started_at": row[3],
+        }
+        return header, turns
+
+    def transcripts(self) -> list[tuple[int, str, str, int, str]]:
+        """(id, model, started_at, turns, first user line) of every transcript, newest first."""
+        return self.db.execute(
+            """SELECT t.id, t.model, t.started_at, count(u.id),
+                      coalesce((SELECT text FROM turns WHERE transcript_id = t.id ORDER BY position
+                                LIMIT 1), '')
+               FROM transcripts t LEFT JOIN turns u ON u.transcript_id = t.id
+               GROUP BY t.id ORDER BY t.id DESC"""
+        ).fetchall()
