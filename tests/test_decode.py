@@ -1,0 +1,146 @@
+"""Decoding (decode.py): the compiled loop against a step-by-step reference, beam,
+sampling, n-gram blocking, MMI, and words never generated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.tf
+tf = pytest.importorskip("tensorflow")
+
+from chatbot import Chatbot  # noqa: E402
+from chatbot.checkpoint import STARTER  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def starter():
+    return Chatbot.load(STARTER)
+
+
+def reference_greedy(bot, state, memory, max_length, mmi=0.0, mmi_tokens=5):
+    """Step by step in Python, one decoder call per word: what the compiled loop must
+    equal; with `mmi`, each of the first `mmi_tokens` words is scored by
+    log p(w | state) - mmi * log p(w | zero state, no memory)."""
+    from chatbot.vocab import END_ID, PAD_ID, START_ID, UNK_ID
+
+    units = bot.config.hidden_units
+    lm_state, nothing = bot.model.zero_state(1), bot.model.no_memory(1, units)
+    token, out = START_ID, []
+    for step in range(max_length):
+        hidden, state = bot.model.decode(tf.constant([[token]]), state, memory)
+        scores = tf.nn.log_softmax(bot.model.logits(hidden[:, -1])).numpy()[0]
+        lm_hidden, lm_state = bot.model.decode(tf.constant([[token]]), lm_state, nothing)
+        if mmi and step < mmi_tokens:
+            scores -= mmi * tf.nn.log_softmax(bot.model.logits(lm_hidden[:, -1])).numpy()[0]
+        scores[[PAD_ID, START_ID, UNK_ID]] = -np.inf  # never generated
+        token = int(np.argmax(scores))
+        if token == END_ID:
+            break
+        out.append(token)
+    return out
+
+
+@pytest.mark.parametrize("prompt", ["hello", "what is your name?", "do you like movies?"])
+def test_mmi_decoding_equals_its_reference_and_changes_replies(starter, prompt):
+    from chatbot.decode import DecodeSettings
+
+    starter.reset_hidden_state()
+    starter.observe(prompt)
+    settings = DecodeSettings(max_length=12, mmi=0.5, mmi_tokens=3)
+    compiled = starter.decoder.reply(starter.state, starter.memory, settings)
+    reference = reference_greedy(starter, starter.state, starter.memory, 12, 0.5, 3)
+    assert compiled == reference
+
+
+def test_mmi_moves_some_reply_away_from_greedy(starter):
+    from chatbot.decode import DecodeSettings
+
+    changed = 0
+    for prompt in ("hello", "what is your name?", "do you like movies?", "how are you?"):
+        starter.reset_hidden_state()
+        starter.observe(prompt)
+        greedy = starter.decoder.reply(starter.state, starter.memory, DecodeSettings())
+        for settings in (DecodeSettings(mmi=0.5), DecodeSettings(beam=4, mmi=0.5)):
+            changed += starter.decoder.reply(starter.state, starter.memory, settings) != greedy
+    assert changed >= 2
+
+
+@pytest.mark.parametrize(
+    "prompt", ["hello", "what is your name?", "tell me about computers", "do you like movies?"]
+)
+def test_compiled_greedy_equals_reference_and_beam_1(starter, prompt):
+    from chatbot.decode import DecodeSettings
+
+    starter.reset_hidden_state()
+    starter.observe(prompt)
+    settings = DecodeSettings(max_length=12)
+    compiled = starter.decoder.reply(starter.state, starter.memory, settings)
+    assert compiled == reference_greedy(starter, starter.state, starter.memory, 12)
+    beam_one = starter.decoder._beam(
+        starter.state, starter.memory, tf.constant([0, 0]), DecodeSettings(beam=1, max_length=12)
+    )
+    ids = [int(i) for i in beam_one.numpy()]
+    assert (ids[: ids.index(2)] if 2 in ids else ids) == compiled
+
+
+def test_no_decoding_emits_unk_even_when_the_model_prefers_it():
+    from chatbot import Chatbot
+    from chatbot.decode import DecodeSettings
+    from chatbot.vocab import UNK_ID
+
+    bot = Chatbot.load("starter")
+    tied = bot.config.tie_embeddings
+    bias = bot.model.output_bias if tied else bot.model.projection.bias
+    bias.assign(tf.tensor_scatter_nd_update(bias, [[UNK_ID]], [100.0]))
+    bot.observe("hello")
+    for settings in (DecodeSettings(), DecodeSettings(beam=4), DecodeSettings(temperature=2.0)):
+        reply = bot.decoder.reply(bot.state, bot.memory, settings)
+        assert reply and UNK_ID not in reply, settings
+
+
+def test_beam_and_sampling_settings(starter):
+    from chatbot.decode import DecodeSettings
+    from chatbot.errors import ConfigError
+
+    starter.reset_hidden_state()
+    starter.observe("hello")
+    beam = starter.decoder.reply(
+        starter.state, starter.memory, DecodeSettings(beam=5, max_length=10)
+    )
+    sampled = {
+        tuple(
+            starter.decoder.reply(
+                starter.state,
+                starter.memory,
+                DecodeSettings(temperature=1.5, max_length=6),
+            )
+        )
+        for _ in range(8)
+    }
+    long_enough = starter.decoder.reply(
+        starter.state, starter.memory, DecodeSettings(min_length=4, max_length=8)
+    )
+    assert 0 < len(beam) <= 10 and len(sampled) > 1 and len(long_enough) >= 4
+    for beam in (1, 4):
+        starter.reset_hidden_state()
+        starter.observe("do you like movies?")
+        # Forced to 60 words, the starter repeats bigrams unless blocked.
+        free = starter.decoder.reply(
+            starter.state, starter.memory, DecodeSettings(beam=beam, min_length=60, max_length=60)
+        )
+        assert len(set(zip(free, free[1:], strict=False))) < len(free) - 1
+        ids = starter.decoder.reply(
+            starter.state,
+            starter.memory,
+            DecodeSettings(beam=beam, no_repeat_ngram=2, min_length=60, max_length=60),
+        )
+        assert len(set(zip(ids, ids[1:], strict=False))) == len(ids) - 1
+        once = starter.decoder.reply(
+            starter.state,
+            starter.memory,
+            DecodeSettings(beam=beam, no_repeat_ngram=1, max_length=20),
+        )
+        assert len(once) == len(set(once))
+    with pytest.raises(ConfigError, match=r"top_p must be in \(0, 1\]"):
+        DecodeSettings(top_p=0)
