@@ -144,3 +144,21 @@ def test_beam_and_sampling_settings(starter):
         assert len(once) == len(set(once))
     with pytest.raises(ConfigError, match=r"top_p must be in \(0, 1\]"):
         DecodeSettings(top_p=0)
+
+
+def test_nucleus_is_exact_when_small_and_capped_when_flat():
+    from chatbot.decode import NUCLEUS_MAX, _restrict
+
+    rng = np.random.default_rng(0)
+    for scale in (6.0, 8.0, 12.0):
+        logits = rng.normal(size=(1, 5000)).astype(np.float32) * scale
+        kept = _restrict(tf.constant(logits), 0, 0.9).numpy() > -1e8
+        ordered = np.sort(logits[0])[::-1]
+        probs = np.exp(ordered - ordered.max())
+        probs /= probs.sum()
+        exact = int(((np.cumsum(probs) - probs) < 0.9).sum())
+        assert exact < NUCLEUS_MAX and kept.sum() == exact
+        assert logits[0][kept[0]].min() == ordered[exact - 1]
+    nearly_flat = tf.constant(rng.normal(size=(1, 5000)).astype(np.float32) * 0.01)
+    flat = _restrict(nearly_flat, 0, 0.9).numpy() > -1e8
+    assert flat.sum() == NUCLEUS_MAX
