@@ -161,3 +161,26 @@ def test_no_line_escapes_the_error_boundary(session, line):
     and the next exchange is answered."""
     assert repl.handle_safely(session, line) is False
     assert session.respond("hello")
+
+
+def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
+    import subprocess
+    import sys
+
+    def chat(*args: str, lines: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "chatbot", "chat", *args, "--db", str(db_path)],
+            input=lines,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    first = chat(lines="hello\n/state\n")
+    assert "bot> " in first and "temperature 0.7, top-k 0, top-p 0.9" in first
+    resumed = chat("--resume", "1", lines="/state\n")
+    assert "Resumed transcript 1: 1 exchanges; remember-state on, beam 1, temperature 0.7." in resumed
+    greedy = chat("--beam", "3", "--no-remember-state", lines="/state\n")
+    assert "remember-state off" in greedy and "beam 3, temperature 0.0" in greedy

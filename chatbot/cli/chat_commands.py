@@ -49,6 +49,7 @@ def chat(
     """
     from .. import repl
     from ..bot import Chatbot
+    from ..decode import CHAT_DEFAULT
     from ..session import Session
     from ..store import default_home
 
@@ -60,6 +61,10 @@ def chat(
         if resume_id is not None:
             session.resume(resume_id)
         overrides = given(beam=beam, temperature=temperature, remember_state=remember_state)
+        if resume_id is None and beam is None and temperature is None:
+            overrides = {**CHAT_DEFAULT, **overrides}  # a new chat: the measured default
+        elif beam is not None and beam > 1 and temperature is None:
+            overrides["temperature"] = 0.0  # beam search asked for: not sampling
         session.configure(overrides)
         if resume_id is not None:
             s = session.settings
