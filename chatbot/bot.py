@@ -82,12 +82,10 @@ class Chatbot:
         """Feed one utterance into the state without replying."""
         self.read(self.token_ids(text))
 
-    def reply_ids(self) -> list[int]:
-        """The reply to the current state under `self.settings`, without <end>.
-
-        The state is left unchanged.
-        """
-        return self.decoder.reply(self.state, self.memory, self.settings)
+    def reply_ids(self, draw: int | None = None) -> list[int]:
+        """The reply to the current state under `self.settings`, without <end>
+        (`draw`: see Decoder.reply). The state is left unchanged."""
+        return self.decoder.reply(self.state, self.memory, self.settings, draw)
 
     def score(self, reply: str) -> tuple[float, int]:
         """(summed negative log-likelihood, tokens) of `reply` and <end> given the current state."""
@@ -98,15 +96,15 @@ class Chatbot:
         loss, _ = row_losses(self.model, hidden, targets)
         return float(loss[0]), len(ids) + 1
 
-    def detokenized_reply(self) -> str:
+    def detokenized_reply(self, draw: int | None = None) -> str:
         """The reply to the current state as text, without changing the state."""
-        return detokenize(self.vocab.decode(self.reply_ids()))
+        return detokenize(self.vocab.decode(self.reply_ids(draw)))
 
-    def respond(self, text: str) -> str:
+    def respond(self, text: str, draw: int | None = None) -> str:
         """Read `text`, reply, and feed the reply into the state (as in training;
         without memory the next `read` starts from zeros anyway)."""
         self.read(self.token_ids(text))
-        ids = self.reply_ids()
+        ids = self.reply_ids(draw)
         if ids:  # what the next exchange's reply attends over is the next user line
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
         return detokenize(self.vocab.decode(ids))

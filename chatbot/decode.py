@@ -98,9 +98,13 @@ class Decoder:
         self._compiled: dict[DecodeSettings, tf.types.experimental.GenericFunction] = {}
         self._calls = 0
 
-    def reply(self, state: State, memory: Memory, settings: DecodeSettings) -> list[int]:
+    def reply(
+        self, state: State, memory: Memory, settings: DecodeSettings, draw: int | None = None
+    ) -> list[int]:
         """Token ids of a reply to `state` and `memory` (without <end>); `state` is not
-        changed."""
+        changed. Sampling draws from the seed (settings.seed, `draw`); without a
+        `draw`, each call draws anew. A stored chat keeps each reply's draw, so a
+        replay samples the same reply."""
         if settings not in self._compiled:
             body = self._beam if settings.beam > 1 else self._sample
             self._compiled[settings] = tf.function(
@@ -109,7 +113,7 @@ class Decoder:
                 jit_compile=True,  # XLA fuses the per-word ops: ~2x faster replies
             )
         self._calls += 1
-        seed = tf.constant([settings.seed, self._calls], tf.int32)
+        seed = tf.constant([settings.seed, self._calls if draw is None else draw], tf.int32)
         ids = [int(i) for i in self._compiled[settings](state, memory, seed).numpy()]
         return ids[: ids.index(END_ID)] if END_ID in ids else ids
 

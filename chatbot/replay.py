@@ -5,7 +5,8 @@ turns (even positions) are replayed through a fresh `Chatbot` state; the
 stored reply is then fed into the state instead of the new one, so every
 turn sees the same history the original conversation had. A transcript's
 turns are replayed with the settings each was made with (decoding and
-remember-state), so a greedy chat replays reply for reply; `overrides` win.
+remember-state) and the sampling draw it made, so a chat replays reply for
+reply, sampled or not; `overrides` win.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def replay_turns(
         for user, stored, settings in exchanges:
             apply_settings(bot, {**settings, **(overrides or {})})
             bot.observe(user)
-            new = bot.detokenized_reply()
+            new = bot.detokenized_reply(settings.get("draw"))
             loss, tokens = bot.score(stored)
             bot.observe(stored)
             yield conv_id, user, stored, new, perplexity(loss, tokens)

@@ -12,6 +12,7 @@ reproduce each reply.
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import numpy as np
 
@@ -51,9 +52,10 @@ def unpack_state(blob: bytes, size: int, units: int) -> list:
     return [tf.constant(a) for a in array]
 
 
-def turn_settings(bot: Chatbot) -> dict:
-    """What a stored turn records of how it was made."""
-    return {**dataclasses.asdict(bot.settings), "remember_state": bot.remember_state}
+def turn_settings(bot: Chatbot, draw: int | None = None) -> dict:
+    """What a stored turn records of how it was made (`draw`: its sampling draw)."""
+    settings = {**dataclasses.asdict(bot.settings), "remember_state": bot.remember_state}
+    return settings if draw is None else {**settings, "draw": draw}
 
 
 def apply_settings(bot: Chatbot, stored: dict) -> None:
@@ -136,8 +138,9 @@ class Session:
         # UTF-8: it becomes "?".
         text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
         before = list(self._bot.state)
+        draw = random.getrandbits(31)  # stored, so a replay samples the same reply
         try:
-            reply = self._bot.respond(text)
+            reply = self._bot.respond(text, draw)
             if self.store is not None:
                 if self.transcript_id is None:
                     self.transcript_id = self.store.start_transcript(
@@ -148,7 +151,7 @@ class Session:
                     text,
                     reply,
                     pack_state(self._bot.state),
-                    turn_settings(self._bot),
+                    turn_settings(self._bot, draw),
                 )
         except BaseException:
             self._bot.state = before

@@ -37,23 +37,29 @@ def session(db_path):
 
 def chat(session: Session) -> None:
     """Six exchanges, with settings changed between them as a user would."""
+    changes = {
+        1: {"temperature": "0.8"},
+        2: {"temperature": "0", "beam": "3"},
+        3: {"remember-state": "off"},
+        4: {"beam": "1", "remember-state": "on"},
+        5: {"temperature": "1.0", "top-p": "0.9"},
+    }
     for i, line in enumerate(LINES):
-        if i == 2:
-            session.set("beam", "3")
-        if i == 3:
-            session.set("remember-state", "off")
-        if i == 4:
-            session.set("beam", "1")
-            session.set("remember-state", "on")
+        for key, value in changes.get(i, {}).items():
+            session.set(key, value)
         session.respond(line)
 
 
-def test_greedy_and_beam_replay_reproduces_every_reply(session):
+def test_replay_reproduces_every_reply_greedy_beam_or_sampled(session):
     chat(session)
     replayed = list(replay_turns(session.store, str(session.transcript_id), None))
     assert [new for *_, new, _ in replayed] == [reply for _, reply in session.history]
     # An override changes what is replayed: beam 5 everywhere gives other replies somewhere.
-    wide = list(replay_turns(session.store, str(session.transcript_id), None, {"beam": 5}))
+    wide = list(
+        replay_turns(
+            session.store, str(session.transcript_id), None, {"beam": 5, "temperature": 0.0}
+        )
+    )
     assert len(wide) == len(LINES)
 
 
@@ -181,6 +187,8 @@ def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
     first = chat(lines="hello\n/state\n")
     assert "bot> " in first and "temperature 0.7, top-k 0, top-p 0.9" in first
     resumed = chat("--resume", "1", lines="/state\n")
-    assert "Resumed transcript 1: 1 exchanges; remember-state on, beam 1, temperature 0.7." in resumed
+    assert (
+        "Resumed transcript 1: 1 exchanges; remember-state on, beam 1, temperature 0.7." in resumed
+    )
     greedy = chat("--beam", "3", "--no-remember-state", lines="/state\n")
     assert "remember-state off" in greedy and "beam 3, temperature 0.0" in greedy

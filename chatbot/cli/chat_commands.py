@@ -63,8 +63,6 @@ def chat(
         overrides = given(beam=beam, temperature=temperature, remember_state=remember_state)
         if resume_id is None and beam is None and temperature is None:
             overrides = {**CHAT_DEFAULT, **overrides}  # a new chat: the measured default
-        elif beam is not None and beam > 1 and temperature is None:
-            overrides["temperature"] = 0.0  # beam search asked for: not sampling
         session.configure(overrides)
         if resume_id is not None:
             s = session.settings
