@@ -6,7 +6,7 @@ four exchanges back, another slot with other fillers at one to five, a fact
 six exchanges back, two facts of which one is asked, and a kind written only
 here, unlike the project's own. On held-out probes of every kind the carried
 state must answer >= 99%; the same weights reset every exchange can only
-guess (<= 25%; chance is 12.5%).
+guess (within 10 points of chance: 12.5%, or 20% for the unseen kind).
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def test_carried_state_answers_probes_and_reset_state_cannot(memory_model, kind)
     report = json.loads(result.output)
     assert report["conversations"] == 200
     assert report["carried"] >= 0.99, report
-    assert report["reset"] <= 0.25, report
+    # Reset, the weights can only guess: within 10 points of chance (12.5% for
+    # eight values, 20% for the unseen kind's five).
+    assert report["reset"] <= report["chance"] + 0.10, report
     assert report["chance"] == pytest.approx(1 / len(kind.slots[0].values), abs=0.05)
 
 
