@@ -204,6 +204,11 @@ def markdown(result: dict, plot: str | None) -> str:
         )
     top = ", ".join(repr(r) for r in sf["replies"]["top_replies"])
     lines += ["", f"Most frequent stateful replies: {top}.", ""]
+    # The ablation of model changes (issue 16) is measured run by run, not by this
+    # script; its table is kept in docs/ablation.md and shown here with the rest.
+    ablation = ROOT / "docs" / "ablation.md"
+    if ablation.is_file():
+        lines += [ablation.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)
 
 
