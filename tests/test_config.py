@@ -29,9 +29,10 @@ def test_bad_settings_are_refused_with_their_value(changes, message):
 
 
 def test_a_model_too_large_to_train_is_refused_before_any_weight_exists():
-    # 100,000 x (128 + 8193) + 2 x 4 x 8192 x (128 + 8192 + 1): about 1.4 billion.
-    with pytest.raises(ConfigError, match="a model of 1,377,425,056 weights is too large"):
-        Config(vocab_size=100_000, hidden_units=8192)
+    # 100,000 x (128 + 8193) + 2 x 4 x 8192 x (128 + 8192 + 1) + attention 3 x 8192^2:
+    # about 1.6 billion.
+    with pytest.raises(ConfigError, match="a model of 1,578,751,648 weights is too large"):
+        Config(vocab_size=100_000, hidden_units=8192, attention=True)
     assert Config().parameters < MAX_PARAMETERS
 
 
