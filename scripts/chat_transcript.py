@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -48,6 +49,7 @@ def main() -> None:
     from chatbot.decode import CHAT_DEFAULT
     from chatbot.session import Session
 
+    random.seed(0)  # the session draws each sampled reply from Python's random
     session = Session(Chatbot.load(args.model, db=args.db), None, args.model)
     session.configure(CHAT_DEFAULT)
     print("```")
