@@ -32,13 +32,17 @@ PEAK_RSS_MB = 600
 ADDRESS_SPACE = 2 << 30
 
 CHILD = """
-import resource, sys
+import sys
 from chatbot.cli import main
 sys.argv = ["chatbot", *sys.argv[1:]]
 try:
     main()
 finally:
-    print(f"peak-rss-kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    # VmHWM is this process image's own peak: ru_maxrss would also count the
+    # parent's memory at fork time (a pytest process with TensorFlow loaded).
+    with open("/proc/self/status") as status:
+        peak = [line.split()[1] for line in status if line.startswith("VmHWM")][0]
+    print(f"peak-rss-kb {peak}", file=sys.stderr)
 """
 
 
