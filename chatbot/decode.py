@@ -181,9 +181,7 @@ class Decoder:
                 token = tf.argmax(logits, axis=-1, output_type=tf.int32)
             else:
                 logits = _restrict(logits / s.temperature, s.top_k, s.top_p)
-                token = tf.random.stateless_categorical(
-                    logits, 1, seed + [0, step], dtype=tf.int32
-                )[:, 0]
+                token = _gumbel_max(logits, seed + [0, step])
             generated = tf.tensor_scatter_nd_update(generated, [[0, step]], token)
             length = step + 1
             if token[0] == END_ID:
@@ -244,6 +242,16 @@ def _block_ngrams(logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, n: i
         banned = tf.gather(generated, starts + n - 1, axis=1)
     hits = tf.one_hot(banned, tf.shape(logits)[-1]) * tf.cast(valid, tf.float32)[..., None]
     return tf.where(tf.reduce_max(hits, axis=1) > 0, NEG_INF, logits)
+
+
+def _gumbel_max(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """A sample from softmax(logits) per row, as argmax(logits + Gumbel noise): the same
+    distribution as tf.random.stateless_categorical, which under XLA on a CPU cost
+    ~3.5 ms a word at a vocabulary of 8,000 (a sampled reply 9x a greedy one)."""
+    uniform = tf.random.stateless_uniform(
+        tf.shape(logits), seed, minval=1e-12, maxval=1.0, alg="philox"
+    )
+    return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
 
 def _restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:

@@ -140,7 +140,14 @@ def main() -> None:
         "beam5": percentiles(
             time_replies(lambda: decoder.reply(state, memory, beam), args.replies)
         ),
+        "chat_default_settings": CHAT_DEFAULT,
+        "chat_default": percentiles(
+            time_replies(lambda: decoder.reply(state, memory, chat), args.replies)
+        ),
     }
+    result["chat_default_over_greedy_p50"] = round(
+        result["chat_default"]["p50_ms"] / result["greedy"]["p50_ms"], 2
+    )
     baseline = keras_predict_loop(model, state, memory, 20)
     result["baseline_predict_loop"] = percentiles(time_replies(baseline, args.baseline_replies))
     for name in ("greedy", "chat_default"):

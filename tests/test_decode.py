@@ -162,3 +162,12 @@ def test_nucleus_is_exact_when_small_and_capped_when_flat():
     nearly_flat = tf.constant(rng.normal(size=(1, 5000)).astype(np.float32) * 0.01)
     flat = _restrict(nearly_flat, 0, 0.9).numpy() > -1e8
     assert flat.sum() == NUCLEUS_MAX
+
+
+def test_gumbel_max_samples_the_softmax():
+    from chatbot.decode import _gumbel_max
+
+    probs = [0.5, 0.3, 0.15, 0.05]
+    logits = tf.math.log(tf.constant([probs]))
+    draws = [int(_gumbel_max(logits, tf.constant([7, i]))[0]) for i in range(4000)]
+    np.testing.assert_allclose(np.bincount(draws, minlength=4) / 4000, probs, atol=0.03)
