@@ -331,3 +331,28 @@ def test_kill_9_during_export_leaves_nothing_half_written(tmp_path, db_path, aft
         assert code == 0, err
     assert (out / "saved_model.pb").is_file()
     assert not list(tmp_path.glob(".served.*.tmp"))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("after", [6.0, 9.0])
+def test_kill_9_during_training_leaves_a_resumable_checkpoint(run, store, corpus, after):
+    pytest.importorskip("tensorflow")
+    sizes = ["--embed-dim", "8", "--hidden-units", "8", "--min-count", "1", "--batch-size", "2"]
+    args = ["train", "--corpus", corpus, "--name", "k", *sizes, "--epochs", "200"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *args, "--db", str(store.path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(after)
+    proc.kill()
+    proc.wait()
+    folder = ModelDir(store.path.parent / "models" / "k")
+    if folder.checkpoint("last") is None:  # killed before the first checkpoint
+        return
+    resumed = run("train", "--corpus", corpus, "--name", "k", "--resume", "--epochs", "200")
+    assert resumed.exit_code == 0, resumed.output
+    assert "Model 'k':" in resumed.output  # ran on to its end (200 epochs or early stopping)
+    from chatbot import Chatbot
+
+    assert Chatbot.load("k", db=store.path).respond("hello") is not None
