@@ -33,7 +33,7 @@ class Chatbot:
         self.decoder = Decoder(model)
         self.settings = DecodeSettings(max_length=self.config.max_len)
         self.state: State = self.model.zero_state(1)
-        self.memory: Memory = self.model.no_memory(1, self.config.hidden_units)
+        self.memory: Memory = self.model.no_memory(1)
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
@@ -64,7 +64,7 @@ class Chatbot:
     def reset_hidden_state(self) -> None:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
-        self.memory = self.model.no_memory(1, self.config.hidden_units)
+        self.memory = self.model.no_memory(1)
 
     def token_ids(self, text: str) -> list[int]:
         """`text` as the model reads it: token ids, cut to max_len."""
@@ -76,7 +76,7 @@ class Chatbot:
         if ids:  # an empty utterance leaves the state as it was
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
         else:
-            self.memory = self.model.no_memory(1, self.config.hidden_units)
+            self.memory = self.model.no_memory(1)
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
@@ -105,6 +105,6 @@ class Chatbot:
         without memory the next `read` starts from zeros anyway)."""
         self.read(self.token_ids(text))
         ids = self.reply_ids(draw)
-        if ids:  # what the next exchange's reply attends over is the next user line
+        if ids:  # read like any utterance: the next `read` replaces the memory
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
         return detokenize(self.vocab.decode(ids))

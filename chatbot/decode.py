@@ -158,8 +158,8 @@ class Decoder:
     ) -> tuple[tf.Tensor, State]:
         """`logp` - λ log p(word) for the first `mmi_tokens` words (MMI-antiLM); p(word) is
         the decoder from a zero state with no memory, advanced by the same `tokens`."""
-        rows, units = tf.shape(tokens)[0], self.model.config.hidden_units
-        lm_logits, lm_state = self._next_logits(tokens, lm_state, self.model.no_memory(rows, units))
+        nothing = self.model.no_memory(tf.shape(tokens)[0])
+        lm_logits, lm_state = self._next_logits(tokens, lm_state, nothing)
         weight = tf.where(step < s.mmi_tokens, s.mmi, 0.0)
         return logp - weight * tf.nn.log_softmax(lm_logits), lm_state
 

@@ -65,11 +65,10 @@ class TurnModule(tf.Module):
     def _read(self, ids, state):
         """(memory, state) after reading `ids`; an empty utterance leaves the state as
         it was, with nothing to attend over."""
-        units = self.model.config.hidden_units
         return tf.cond(
             tf.size(ids) > 0,
             lambda: self.model.read(ids[None, :], state),
-            lambda: (self.model.no_memory(1, units), state),
+            lambda: (self.model.no_memory(1), state),
         )
 
     def _turn(self, tokens, state):

@@ -129,9 +129,9 @@ class Seq2Seq(keras.Model):
         outputs, new_state = self._run(self.encoder_rnns, tokens, state, noise)
         return (outputs, tf.not_equal(tokens, PAD_ID)), self.bounded(new_state)
 
-    @staticmethod
-    def no_memory(batch_size: int | tf.Tensor, units: int) -> Memory:
+    def no_memory(self, batch_size: int | tf.Tensor) -> Memory:
         """The memory before any utterance was read: one masked slot."""
+        units = self.config.hidden_units
         return tf.zeros([batch_size, 1, units]), tf.zeros([batch_size, 1], tf.bool)
 
     def bounded(self, state: State) -> State:

@@ -117,7 +117,7 @@ def handle(session: Session, line: str) -> bool:
         return bool(COMMANDS[name][0](session, arg))
     if len(line) > MAX_CHARS:
         say(f"(a line is read up to {MAX_CHARS} characters; the rest was dropped)")
-    unknown = session.unknown_words(line[:MAX_CHARS])
+    unknown = session.unknown_words(line)
     reply = session.respond(line)
     if unknown:
         say(f"(not in the vocabulary: {printable(', '.join(unknown[:8]))})")

@@ -17,7 +17,7 @@ from pathlib import Path
 from .corpora import Problems, jsonl
 from .errors import UsageError
 from .progress import perplexity
-from .store import Store
+from .store import Store, exchanges
 
 
 def _conversations(
@@ -26,13 +26,8 @@ def _conversations(
     """(id, model, [(user, stored reply, the reply's settings)])."""
     if source.isdigit():
         header, turns = store.transcript(int(source))
-        users = [t for t in turns if t.role == "user"]
-        bots = [t for t in turns if t.role == "bot"]
-        exchanges = [
-            (u.text, b.text, b.settings or header["settings"])
-            for u, b in zip(users, bots, strict=False)
-        ]
-        yield f"transcript-{source}", header["model"], exchanges
+        pairs = [(u.text, b.text, b.settings or header["settings"]) for u, b in exchanges(turns)]
+        yield f"transcript-{source}", header["model"], pairs
         return
     path = Path(source)
     if not path.is_file():
@@ -59,14 +54,14 @@ def replay_turns(
     from .session import apply_settings
 
     bots: dict[str, Chatbot] = {}
-    for conv_id, stored_model, exchanges in _conversations(store, source):
+    for conv_id, stored_model, pairs in _conversations(store, source):
         name = model or stored_model or "starter"
         if name not in bots:
             bots[name] = Chatbot.load(name, db=store.path)
         bot = bots[name]
         defaults = (bot.settings, bot.remember_state)
         bot.reset_hidden_state()
-        for user, stored, settings in exchanges:
+        for user, stored, settings in pairs:
             apply_settings(bot, {**settings, **(overrides or {})})
             bot.observe(user)
             new = bot.detokenized_reply(settings.get("draw"))

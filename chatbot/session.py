@@ -21,7 +21,7 @@ from .bot import Chatbot
 from .corpora import jsonl
 from .decode import DecodeSettings
 from .errors import UsageError
-from .store import Store
+from .store import Store, exchanges
 from .text import MAX_CHARS, tokenize
 from .vocab import UNK_ID
 
@@ -183,9 +183,9 @@ class Session:
         header, turns = self.store.transcript(transcript_id)
         self.reset()
         self.transcript_id = transcript_id
-        users = [t.text for t in turns if t.role == "user"]
-        bots = [t for t in turns if t.role == "bot"]
-        self.history = [(u, b.text) for u, b in zip(users, bots, strict=False)]
+        pairs = exchanges(turns)
+        bots = [b for _, b in pairs]
+        self.history = [(u.text, b.text) for u, b in pairs]
         cfg = self._bot.config
         after = [
             unpack_state(b.state, cfg.state_size, cfg.hidden_units)

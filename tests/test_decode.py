@@ -24,8 +24,7 @@ def reference_greedy(bot, state, memory, max_length, mmi=0.0, mmi_tokens=5):
     log p(w | state) - mmi * log p(w | zero state, no memory)."""
     from chatbot.vocab import END_ID, PAD_ID, START_ID, UNK_ID
 
-    units = bot.config.hidden_units
-    lm_state, nothing = bot.model.zero_state(1), bot.model.no_memory(1, units)
+    lm_state, nothing = bot.model.zero_state(1), bot.model.no_memory(1)
     token, out = START_ID, []
     for step in range(max_length):
         hidden, state = bot.model.decode(tf.constant([[token]]), state, memory)

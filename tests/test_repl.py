@@ -54,7 +54,7 @@ def test_replay_reproduces_every_reply_greedy_beam_or_sampled(session):
     chat(session)
     replayed = list(replay_turns(session.store, str(session.transcript_id), None))
     assert [new for *_, new, _ in replayed] == [reply for _, reply in session.history]
-    # An override changes what is replayed: beam 5 everywhere gives other replies somewhere.
+    # An override applies to every turn: beam 5 is accepted over the sampled turns too.
     wide = list(
         replay_turns(
             session.store, str(session.transcript_id), None, {"beam": 5, "temperature": 0.0}

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .connection import MIGRATIONS, SCHEMA_VERSION, default_db_path, default_home
 from .corpora import CorpusInfo, CorpusTables
 from .models import ModelInfo, ModelRegistry
-from .transcripts import TranscriptTables, Turn
+from .transcripts import TranscriptTables, Turn, exchanges
 
 __all__ = [
     "MIGRATIONS",
@@ -33,6 +33,7 @@ __all__ = [
     "Turn",
     "default_db_path",
     "default_home",
+    "exchanges",
 ]
 
 

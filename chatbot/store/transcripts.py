@@ -18,6 +18,13 @@ class Turn(NamedTuple):
     settings: dict | None
 
 
+def exchanges(turns: list[Turn]) -> list[tuple[Turn, Turn]]:
+    """(user turn, bot turn) pairs of a transcript, in order."""
+    users = [t for t in turns if t.role == "user"]
+    bots = [t for t in turns if t.role == "bot"]
+    return list(zip(users, bots, strict=False))
+
+
 class TranscriptTables(Connection):
     """The transcripts and turns tables."""
 
