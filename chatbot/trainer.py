@@ -88,10 +88,8 @@ class Trainer:
         # one compiled step serves them all.
         for k in tf.range(tf.shape(source)[1]):
             state = self.model.carry(state, 1.0 - reset[:, k : k + 1])
-            memory, state = self.model.read(source[:, k], state, derive_noise(noise, 2 * k))
-            hidden, _ = self.model.decode(
-                target_in[:, k], state, memory, derive_noise(noise, 2 * k + 1)
-            )
+            memory, state = self.model.read(source[:, k], state)
+            hidden, _ = self.model.decode(target_in[:, k], state, memory, derive_noise(noise, k))
             step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
             loss_sum += step_loss
             tokens += step_tokens

@@ -229,7 +229,7 @@ def test_batches_group_conversations_by_exchange_count():
     assert sorted(sorted(len(c) for c in b) for b in batches) == [[1, 1], [2, 2], [3, 3]]
 
 
-def test_dropout_only_in_training_and_repeatable_from_its_seed():
+def test_dropout_only_in_training_on_the_decoder_and_repeatable_from_its_seed():
     config = TINY.replace(dropout=0.5)
     trainer = Trainer(config, VOCAB)
     w = [tf.constant(a) for a in window_of([[("hi", "hello how are you", True)] * 4] * 2, config)]
@@ -239,12 +239,13 @@ def test_dropout_only_in_training_and_repeatable_from_its_seed():
         loss, _, state = trainer._forward(*w, trainer.zero_state(), *noise)
         return float(loss), state[0].numpy()
 
-    clean, noisy, again, other = run(), run(seed), run(seed), run(seed + 1)
-    scale = np.abs(clean[1]).max()  # an untrained state is small: compare relatively
-    assert np.abs(noisy[1] - clean[1]).max() > 0.1 * scale  # the masks change what is read
-    assert np.abs(other[1] - noisy[1]).max() > 0.1 * scale  # another seed, other masks
+    clean, noisy, again, other = run(), run(seed), run(seed + 0), run(seed + 1)
+    # The masks change the replies' loss (slightly: an untrained model's logits are flat).
+    assert abs(noisy[0] - clean[0]) > 1e-5 * clean[0]
+    assert abs(other[0] - noisy[0]) > 1e-5 * clean[0]  # another seed, other masks
     assert again[0] == noisy[0]  # the masks depend on the seed alone
-    np.testing.assert_array_equal(again[1], noisy[1])
+    # The encoder, which writes the conversation's memory, is never dropped.
+    np.testing.assert_array_equal(noisy[1], clean[1])
     # Evaluation (no seed) is the model without dropout.
     plain = Trainer(TINY, VOCAB)
     plain.model.set_weights(trainer.model.get_weights())
