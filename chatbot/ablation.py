@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ._tf import tf
-from .data import pack
 from .exchanges import Exchange
 from .model import Seq2Seq, row_losses
+from .training.streams import pack
 
 CONDITIONS = ("carried", "reset", "shuffled")
 POSITIONS = ("1", "2", "3", "4+")

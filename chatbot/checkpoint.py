@@ -24,7 +24,6 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,6 @@ from .vocab import Vocab
 CKPT_PREFIX = "ckpt"
 # The starter model shipped inside the package (scripts/train_starter.py writes it).
 STARTER = Path(__file__).parent / "starter"
-
-
-@dataclass
-class TrainState:
-    """What a checkpoint needs beyond tensors to continue exactly where it stopped."""
-
-    epoch: int = 0  # epochs completed
-    cursor: int = 0  # windows done in the current epoch
-    step: int = 0  # optimizer steps in all
-    loss_sum: float = 0.0  # summed training loss so far in this epoch
-    tokens: int = 0  # target tokens so far in this epoch
-    best_valid_ppl: float | None = None
-    bad_epochs: int = 0
-    stopped: str | None = None
-    history: list[dict] = field(default_factory=list)
 
 
 class ModelDir:

@@ -87,7 +87,7 @@ class Config:
     # 16 43.5 / 36.8 (163 / 328 s), 8 41.7 / 37.3 (236 / 472 s).
     batch_size: int = _f(16, "Conversations side by side in a batch.")
     # DailyDialog's longest conversation has 34 exchanges: by default every
-    # reply's gradient reaches the start of its conversation (data.py).
+    # reply's gradient reaches the start of its conversation (training/streams.py).
     bptt: int = _f(
         40,
         "Longest window of exchanges that gradients flow back through: conversations up "

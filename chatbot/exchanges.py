@@ -1,6 +1,6 @@
 """Utterances as token ids, and conversations as exchanges of ids: the text->ids
 step that training, chat, evaluation and export share. No batching here
-(that is data.py, the training batcher) and no TensorFlow.
+(that is training/streams.py, the training batcher) and no TensorFlow.
 
 An exchange is (u(i), u(i+1)): an utterance and the reply to it. Both are
 cut to `max_len` tokens, the reply to `max_len - 1` so that <end> fits.

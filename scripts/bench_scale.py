@@ -50,7 +50,7 @@ def train(db: Path, name: str, workers: int) -> tuple[float, int]:
 
     command = [sys.executable, "-m", "chatbot", "train", "--corpus", "sub", "--name", name]
     command += [*FLAGS, "--db", str(db)]
-    from chatbot.distribute import localhost_tf_configs
+    from chatbot.training.distribute import localhost_tf_configs
 
     threads = str(max(1, (os.cpu_count() or 2) // workers))
     procs = []
@@ -73,7 +73,7 @@ def target_tokens(db: Path, name: str) -> int:
     from chatbot.checkpoint import ModelDir
     from chatbot.exchanges import encoded_conversations
     from chatbot.store import Store
-    from chatbot.train import models_root
+    from chatbot.training import models_root
 
     with Store(db) as store:
         config, vocab = ModelDir(models_root(store) / name).load()

@@ -110,8 +110,8 @@ def training_conversations(store, vocab, cfg, limit):
 def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
     import numpy as np
 
-    from chatbot.data import bucketed, windows
-    from chatbot.trainer import Trainer
+    from chatbot.training.steps import Trainer
+    from chatbot.training.streams import bucketed, windows
 
     trainer = Trainer(cfg, vocab)
     src_tokens = tgt_tokens = 0

@@ -35,7 +35,7 @@ DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 
 def train_once(store, corpus: str, name: str, config, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
-    from chatbot.train import models_root, train
+    from chatbot.training import models_root, train
 
     if (models_root(store) / name).exists():
         metrics = store.model(name).metrics

@@ -10,8 +10,8 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
-from chatbot.train import models_root, train  # noqa: E402
-from chatbot.trainer import Trainer  # noqa: E402
+from chatbot.training import models_root, train  # noqa: E402
+from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 
 from .test_training import TINY  # noqa: E402

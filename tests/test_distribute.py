@@ -12,9 +12,9 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.distribute import Placement, localhost_tf_configs, share  # noqa: E402
 from chatbot.errors import ConfigError  # noqa: E402
-from chatbot.train import train  # noqa: E402
+from chatbot.training import train  # noqa: E402
+from chatbot.training.distribute import Placement, localhost_tf_configs, share  # noqa: E402
 from tests.test_training import TINY  # noqa: E402
 
 FLAGS = ["--embed-dim", "8", "--hidden-units", "16", "--vocab-size", "64", "--min-count", "1"]

@@ -10,10 +10,10 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot.config import Config  # noqa: E402
-from chatbot.data import bucketed, windows  # noqa: E402
 from chatbot.exchanges import encoded_conversations  # noqa: E402
 from chatbot.model import Seq2Seq, masked_loss_sum  # noqa: E402
-from chatbot.trainer import Trainer  # noqa: E402
+from chatbot.training.steps import Trainer  # noqa: E402
+from chatbot.training.streams import bucketed, windows  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 from tests.conftest import WORDS  # noqa: E402
 
@@ -263,7 +263,7 @@ def test_dropout_rate_is_checked():
 
 def test_fused_adam_matches_keras_adam():
     from chatbot._tf import keras
-    from chatbot.optim import FusedAdam
+    from chatbot.training.optim import FusedAdam
 
     rng = np.random.default_rng(0)
     start = [rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)]

@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
 from chatbot.config import Config  # noqa: E402
-from chatbot.train import models_root, train  # noqa: E402
+from chatbot.training import models_root, train  # noqa: E402
 
 TINY = Config(
     embed_dim=8,
@@ -183,7 +183,7 @@ def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, cor
     are separate code; carried and reset must agree with them exactly."""
     from chatbot.evaluate import ablation_report, split_conversations
     from chatbot.progress import perplexity
-    from chatbot.trainer import Trainer
+    from chatbot.training.steps import Trainer
 
     train(store, corpus, "m", TINY)
     bot = Chatbot.load("m", db=store.path)
@@ -240,7 +240,7 @@ def test_cli_eval_reports_every_measure(run, store, corpus):
 
 
 def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(store, corpus, monkeypatch):
-    from chatbot.trainer import Trainer
+    from chatbot.training.steps import Trainer
 
     valid_losses = iter([100.0, 120.0, 130.0])  # better, then worse twice
     monkeypatch.setattr(Trainer, "evaluate", lambda self, *args: (next(valid_losses), 50))

@@ -63,7 +63,7 @@ def export_shards_command(corpus: str, shards: int, out: Path, db: Path | None) 
     """
     from tqdm import tqdm
 
-    from ..shards import export_shards
+    from ..training.shards import export_shards
 
     with open_store(db) as store:
         total = sum(store.corpus(corpus).splits.values())

@@ -85,13 +85,13 @@ def train(
         )
     config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
     prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
-    from ..distribute import make_strategy
-    from ..train import train as run_train
+    from ..training import train as run_train
+    from ..training.distribute import make_strategy
 
     distribution = make_strategy(strategy)  # before any other TensorFlow work
     source = None
     if shards:
-        from ..shards import ShardCorpus
+        from ..training.shards import ShardCorpus
 
         source = ShardCorpus(shards)
         corpus = source.name

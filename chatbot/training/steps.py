@@ -11,22 +11,22 @@ shuffle depends only on (seed, epoch), so the same windows come back.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
 
-from ._tf import keras, tf
+from .._tf import keras, tf
+from ..checkpoint import ModelDir
+from ..config import Config
+from ..exchanges import encoded_conversations
+from ..model import Seq2Seq, State, derive_noise, masked_loss_sum
+from ..vocab import Vocab
 from .average import WeightAverage
-from .checkpoint import ModelDir, TrainState
-from .config import Config
-from .data import ConversationSource, Window, bucketed, windows
+from .checkpoints import TrainState
 from .distribute import Placement, gather_rows, per_replica, share
-from .exchanges import encoded_conversations
-from .model import Seq2Seq, State, derive_noise, masked_loss_sum
 from .optim import FusedAdam
-from .vocab import Vocab
+from .streams import ConversationSource, Window, bucketed, windows
 
 
 class Trainer:
@@ -40,10 +40,12 @@ class Trainer:
     ):
         keras.utils.set_random_seed(config.seed)
         tf.config.experimental.enable_op_determinism()  # resume must reproduce a run
+        # One device is TensorFlow's default strategy: one replica, one code path.
+        strategy = strategy or tf.distribute.get_strategy()
         self.config, self.vocab, self.strategy = config, vocab, strategy
         self.placement = Placement.of(strategy)
         self.local_batch = self.placement.check(config.batch_size)
-        with strategy.scope() if strategy else contextlib.nullcontext():
+        with strategy.scope():
             self.model = Seq2Seq(config, len(vocab))
             self.model.build_weights()
             # Clipping is done in the step, on the gradient summed over replicas.
@@ -68,17 +70,13 @@ class Trainer:
         ]
         state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
         self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
-        if strategy is None:
-            local = [tf.TensorSpec([self.local_batch, *t.shape[1:]], t.dtype) for t in window_spec]
-            local_state = [tf.TensorSpec([self.local_batch, h], tf.float32)] * config.state_size
-            self.train_step = tf.function(self._train_step, input_signature=[*local, local_state])
-        else:
-            self.train_step = tf.function(self._distributed_step, reduce_retracing=True)
-            self.gather = tf.function(
-                lambda state: strategy.run(
-                    gather_rows, args=(state, self.local_batch, config.batch_size)
-                )
+        # Per-replica values take no input signature: shapes generalise after a retrace.
+        self.train_step = tf.function(self._distributed_step, reduce_retracing=True)
+        self.gather = tf.function(
+            lambda state: strategy.run(
+                gather_rows, args=(state, self.local_batch, config.batch_size)
             )
+        )
 
     def _forward(self, source, target_in, target_out, reset, state: State, noise=None):
         """Run a window's exchanges; return (summed loss, target tokens, state after them).
@@ -105,13 +103,12 @@ class Trainer:
             source, target_in, target_out, reset, state, noise
         )
         self._apply(grads)
-        if self.strategy is None:
-            self.average.update(self.optimizer.iterations)
         # A conversation longer than the window goes on in the next one with its
         # state, but gradients stop here (truncated BPTT).
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
     def _distributed_step(self, *args):
+        """Every replica's `_train_step`, then the weight average (cross-replica)."""
         out = self.strategy.run(self._train_step, args=args)
         self.average.update(self.optimizer.iterations)  # cross-replica: every copy alike
         return out
@@ -136,19 +133,15 @@ class Trainer:
         # Dense: the norm of the embedding's sparse gradient would count a word
         # seen twice in a batch as two entries, not one.
         grads = [tf.convert_to_tensor(g) for g in grads]
-        replicas = self.placement.replicas
-        if self.strategy is not None:
-            grads = tf.distribute.get_replica_context().all_reduce("sum", grads)
+        grads = tf.distribute.get_replica_context().all_reduce("sum", grads)
         grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
-        if self.strategy is not None:  # Keras sums the replicas' gradients once more
-            grads = [g / replicas for g in grads]
+        # Keras sums the replicas' gradients once more (one replica: no change).
+        grads = [g / self.placement.replicas for g in grads]
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
 
     def zero_state(self) -> State:
         """The carried state of this process's slots (per replica under a strategy)."""
         zeros = self.model.zero_state(self.local_batch)
-        if self.strategy is None:
-            return zeros
         return [self._per_replica([z] * len(self.placement.local_ids)) for z in zeros]
 
     def _per_replica(self, values: list):
@@ -156,12 +149,6 @@ class Trainer:
 
     def run_step(self, windows: list[Window], carried: State) -> tuple[float, int, State]:
         """One step on one window per local replica; (loss summed, tokens) over all replicas."""
-        if self.strategy is None:
-            w = windows[0]
-            loss, tokens, carried = self.train_step(
-                w.source, w.target_in, w.target_out, w.reset, carried
-            )
-            return float(loss), int(tokens), carried
         fields = ("source", "target_in", "target_out", "reset")
         args = [self._per_replica([getattr(w, f) for w in windows]) for f in fields]
         loss, tokens, carried = self.train_step(*args, carried)
@@ -209,9 +196,8 @@ class Trainer:
     def save(self, model_dir: ModelDir, which: str, state: TrainState, carried: State) -> None:
         """Checkpoint with the state of every slot; under a strategy every worker calls this
         (gathering the state is collective) and `model_dir` is a scratch copy off the chief."""
-        if self.strategy is not None:  # the replicas' slots, in global order
-            gathered = self.gather(carried)
-            carried = [self.strategy.experimental_local_results(s)[0] for s in gathered]
+        gathered = self.gather(carried)  # the replicas' slots, in global order
+        carried = [self.strategy.experimental_local_results(s)[0] for s in gathered]
         for var, value in zip(self.carried, carried, strict=True):
             var.assign(value)
         model_dir.write_checkpoint(which, self.checkpoint.write, dataclasses.asdict(state))
@@ -224,8 +210,6 @@ class Trainer:
             status.expect_partial()
             self.average.restart()
         carried = [tf.convert_to_tensor(v) for v in self.carried]
-        if self.strategy is None:
-            return carried
         b = self.local_batch
         return [
             self._per_replica([s[r * b : (r + 1) * b] for r in self.placement.local_ids])

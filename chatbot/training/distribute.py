@@ -1,6 +1,6 @@
 """Training on several devices or machines with tf.distribute.
 
-    default      one device (no strategy object)
+    default      one device (TensorFlow's default strategy: one replica)
     mirrored     MirroredStrategy: every local GPU (or the CPU) holds a replica
     multiworker  MultiWorkerMirroredStrategy: one process per machine, the
                  cluster described by the standard TF_CONFIG environment variable
@@ -26,18 +26,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._tf import tf
-from .data import Window
-from .errors import ConfigError, UsageError
-from .vocab import PAD_ID
+from .._tf import tf
+from ..errors import ConfigError, UsageError
+from ..vocab import PAD_ID
+from .streams import Window
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy | None:
+def make_strategy(name: str) -> tf.distribute.Strategy:
     """The strategy for `name`; create it before any other TensorFlow work."""
     if name == "default":
-        return None
+        return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -64,11 +64,14 @@ class Placement:
     is_chief: bool
 
     @classmethod
-    def of(cls, strategy: tf.distribute.Strategy | None) -> Placement:
-        if strategy is None:
-            return cls(1, (0,), True)
-        local = len(strategy.extended.worker_devices)
+    def of(cls, strategy: tf.distribute.Strategy) -> Placement:
         resolver = getattr(strategy, "cluster_resolver", None)
+        # Without a cluster every replica is local (the default strategy lists no devices).
+        local = (
+            strategy.num_replicas_in_sync
+            if resolver is None
+            else len(strategy.extended.worker_devices)
+        )
         task_type = getattr(resolver, "task_type", None)
         task_id = getattr(resolver, "task_id", None) or 0
         if resolver is None or task_type in (None, "chief"):
@@ -125,12 +128,10 @@ def per_replica(strategy: tf.distribute.Strategy, placement: Placement, values: 
 
 
 def any_left(
-    strategy: tf.distribute.Strategy | None, placement: Placement, windows: list[Window | None]
+    strategy: tf.distribute.Strategy, placement: Placement, windows: list[Window | None]
 ) -> bool:
     """Whether any replica in the cluster still has a window this epoch."""
     mine = [float(w is not None) for w in windows]
-    if strategy is None:
-        return bool(mine[0])
     flags = per_replica(strategy, placement, [tf.constant(f) for f in mine])
     return float(strategy.reduce("sum", flags, axis=None)) > 0
 

@@ -27,12 +27,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._tf import tf
-from .corpora.base import SPLITS
-from .errors import UsageError
-from .files import read_json, write_atomic
-from .store import Store
-from .text import tokenize
+from .._tf import tf
+from ..corpora.base import SPLITS
+from ..errors import UsageError
+from ..files import read_json, write_atomic
+from ..store import Store
+from ..text import tokenize
 
 FORMAT = {"format": "chatbot-shards", "version": 1}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from ._tf import tf
+from .._tf import tf
 
 
 class WeightAverage:

@@ -13,7 +13,7 @@ update differs, and it is the same formula:
 
 from __future__ import annotations
 
-from ._tf import keras, tf
+from .._tf import keras, tf
 
 
 class FusedAdam(keras.optimizers.Adam):

@@ -1,5 +1,5 @@
 """`train()`: prepare a model folder (or reopen one to resume), run epochs of
-the Trainer's compiled step (trainer.py), and register the model and its
+the Trainer's compiled step (steps.py), and register the model and its
 metrics in the store.
 
 Under a multi-worker strategy every worker runs this; only the chief writes
@@ -14,19 +14,20 @@ from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 
-from ._tf import tf
-from .checkpoint import ModelDir, TrainState
-from .config import Config
-from .data import ConversationSource
+from .._tf import tf
+from ..checkpoint import ModelDir
+from ..config import Config
+from ..errors import ModelError, StoreError, UsageError
+from ..files import exclusive_lock
+from ..model import State
+from ..progress import Reporter, Silent, perplexity
+from ..store import Store
+from ..vocab import Vocab
+from .checkpoints import TrainState
 from .distribute import Placement, any_left, empty_window
-from .errors import ModelError, StoreError, UsageError
-from .files import exclusive_lock
-from .model import State
-from .progress import Reporter, Silent, perplexity
 from .shards import ShardCorpus
-from .store import Store
-from .trainer import Trainer
-from .vocab import Vocab
+from .steps import Trainer
+from .streams import ConversationSource
 
 
 def models_root(store: Store) -> Path:
@@ -57,6 +58,7 @@ def train(
     # Only the chief writes the folder, so only the chief locks it.
     lock = models_root(store) / f".{name}.lock"
     busy = f"model {name!r} is being trained by another process; wait for it or use another --name"
+    strategy = strategy or tf.distribute.get_strategy()  # one device: the default
     chief = Placement.of(strategy).is_chief
     with exclusive_lock(lock, busy) if chief else nullcontext():
         return _train(
@@ -75,7 +77,7 @@ def _train(
     tensorboard: bool,
     epochs: int | None,
     checkpoint_every: int,
-    strategy: tf.distribute.Strategy | None,
+    strategy: tf.distribute.Strategy,
     source: ShardCorpus | None,
 ) -> TrainState:
     data: Store | ShardCorpus = source or store

@@ -32,8 +32,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .exchanges import Exchange
-from .vocab import END_ID, PAD_ID, START_ID
+from ..exchanges import Exchange
+from ..vocab import END_ID, PAD_ID, START_ID
 
 
 class ConversationSource(Protocol):
