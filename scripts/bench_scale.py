@@ -73,7 +73,7 @@ def target_tokens(db: Path, name: str) -> int:
     from chatbot.checkpoint import ModelDir
     from chatbot.exchanges import encoded_conversations
     from chatbot.store import Store
-    from chatbot.training import models_root
+    from chatbot.training.loop import models_root
 
     with Store(db) as store:
         config, vocab = ModelDir(models_root(store) / name).load()

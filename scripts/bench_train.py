@@ -45,7 +45,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from chatbot.threads import prefer_parallel_ops  # noqa: E402
+from chatbot._tf import prefer_parallel_ops  # noqa: E402
 
 # As `chatbot train` runs. Both trainers share the process, so the Keras
 # baseline runs with the same threads (its speed showed no consistent
@@ -125,9 +125,9 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
         start = time.perf_counter()
         for w in stream:
             if first:  # trace the compiled step outside the timed part
-                trainer.train_step(w.source, w.target_in, w.target_out, w.reset, state)
+                trainer.compiled_step(w.source, w.target_in, w.target_out, w.reset, state)
                 start, first = time.perf_counter(), False
-            _, tokens, state = trainer.train_step(
+            _, tokens, state = trainer.compiled_step(
                 w.source, w.target_in, w.target_out, w.reset, state
             )
             src_tokens += int(np.count_nonzero(w.source))

@@ -39,7 +39,7 @@ CANDIDATES = {
 
 
 def measure(bot, conversations, settings) -> dict:
-    from chatbot.reply_metrics import reply_metrics
+    from chatbot.evaluation.reply_metrics import reply_metrics
 
     bot.settings = settings
     replies, humans, times = [], [], []
@@ -79,7 +79,7 @@ def main() -> None:
 
     from chatbot import Chatbot
     from chatbot.decode import DecodeSettings
-    from chatbot.evaluate import split_conversations
+    from chatbot.evaluation.reports import split_conversations
     from chatbot.store import Store
 
     with Store(args.db) as store:

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from chatbot.probe import KINDS, probe_corpus
+from chatbot.evaluation.probe import KINDS, probe_corpus
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 
 def train_once(store, corpus: str, name: str, config, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
-    from chatbot.training import models_root, train
+    from chatbot.training.loop import models_root, train
 
     if (models_root(store) / name).exists():
         metrics = store.model(name).metrics
@@ -52,9 +52,9 @@ def probe_experiment(store, workdir: Path, seed: int, reporter) -> dict:
     probes of every kind, scored per kind on 200 held-out ones."""
     from chatbot import Chatbot
     from chatbot.config import Config
-    from chatbot.evaluate import probe_report
+    from chatbot.evaluation.probe import KINDS, probe_corpus
+    from chatbot.evaluation.reports import probe_report
     from chatbot.ingest import ingest
-    from chatbot.probe import KINDS, probe_corpus
 
     config = Config(embed_dim=32, hidden_units=128, max_len=12, batch_size=32, epochs=40)
     config = config.replace(seed=seed)
@@ -77,7 +77,7 @@ def progress(label: str, total: int):
 def run(args) -> dict:
     from chatbot import Chatbot
     from chatbot.config import Config
-    from chatbot.evaluate import corpus_report
+    from chatbot.evaluation.reports import corpus_report
     from chatbot.ingest import ingest
     from chatbot.progress import TqdmReporter
     from chatbot.store import Store

@@ -43,7 +43,7 @@ def main() -> None:
     from chatbot.corpora.base import Problems
     from chatbot.corpora.chatterbot import builtin_path
     from chatbot.store import Store
-    from chatbot.training import models_root, train
+    from chatbot.training.loop import models_root, train
 
     # Sizes, and `chain`: chats with the starter run far longer than its
     # conversations (85% are one exchange). Trained without it, the carried state

@@ -10,7 +10,7 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
-from chatbot.training import models_root, train  # noqa: E402
+from chatbot.training.loop import models_root, train  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 
@@ -31,7 +31,7 @@ def test_the_average_is_a_warmed_up_exponential_average_of_the_weights(store, co
     expected = values(trainer.model.trainable_variables)
     state = trainer.zero_state()
     for w in list(trainer.train_streams(store, corpus, 0)[0])[:4]:
-        _, _, state = trainer.train_step(w.source, w.target_in, w.target_out, w.reset, state)
+        _, _, state = trainer.compiled_step(w.source, w.target_in, w.target_out, w.reset, state)
         t = int(trainer.optimizer.iterations)  # optimizer steps so far: 2 a window here
         m = min(0.9, (1 + t) / (10 + t))
         weights = values(trainer.model.trainable_variables)

@@ -162,7 +162,7 @@ def test_ci_runs_the_readme_commands():
 
 def test_training_threads_are_set_before_tensorflow_starts():
     code = (
-        "import os, sys\nfrom chatbot.threads import prefer_parallel_ops\n"
+        "import os, sys\nfrom chatbot._tf import prefer_parallel_ops\n"
         "os.environ['TF_NUM_INTEROP_THREADS'] = '7'  # the user's own value\n"
         "first = prefer_parallel_ops()\n"
         "print(first, os.environ['TF_NUM_INTRAOP_THREADS'], os.environ['TF_NUM_INTEROP_THREADS'])\n"

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from chatbot.probe import KINDS, Filler, ProbeKind, Slot, probe_corpus
+from chatbot.evaluation.probe import KINDS, Filler, ProbeKind, Slot, probe_corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 tf = pytest.importorskip("tensorflow")
@@ -83,7 +83,7 @@ def test_make_probe_corpus_writes_the_probes_eval_reads(tmp_path):
     import sys
     from pathlib import Path
 
-    from chatbot.evaluate import load_probe
+    from chatbot.evaluation.reports import load_probe
 
     out = tmp_path / "far.jsonl"
     script = Path(__file__).resolve().parents[1] / "scripts" / "make_probe_corpus.py"

@@ -13,8 +13,8 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.errors import ConfigError  # noqa: E402
-from chatbot.training import train  # noqa: E402
 from chatbot.training.distribute import Placement, localhost_tf_configs, share  # noqa: E402
+from chatbot.training.loop import train  # noqa: E402
 from tests.test_training import TINY  # noqa: E402
 
 FLAGS = ["--embed-dim", "8", "--hidden-units", "16", "--vocab-size", "64", "--min-count", "1"]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.evaluate import split_conversations
-from chatbot.kneser_ney import KneserNeyTrigram, reply_trigrams
-from chatbot.reply_metrics import reply_metrics, unigram_f1
+from chatbot.evaluation.kneser_ney import KneserNeyTrigram, reply_trigrams
+from chatbot.evaluation.reply_metrics import reply_metrics, unigram_f1
+from chatbot.evaluation.reports import split_conversations
 from chatbot.vocab import END_ID, START_ID, Vocab
 
 nltk_lm = pytest.importorskip("nltk.lm")

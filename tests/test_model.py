@@ -303,8 +303,8 @@ def test_the_last_reply_reaches_back_to_the_first_utterance():
 def test_one_optimizer_step_per_window():
     trainer = Trainer(TINY, VOCAB)
     w = window_of([[("hi", "hello", True)] * 4] * 2, TINY)
-    trainer.train_step(*w, trainer.zero_state())
-    trainer.train_step(*(a[:, :3] for a in w), trainer.zero_state())  # any number of steps
+    trainer.compiled_step(*w, trainer.zero_state())
+    trainer.compiled_step(*(a[:, :3] for a in w), trainer.zero_state())  # any number of steps
     assert int(trainer.optimizer.iterations) == 2
 
 

@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from chatbot import Chatbot  # noqa: E402
 from chatbot.errors import UsageError  # noqa: E402
 from chatbot.text import tokenize  # noqa: E402
-from chatbot.training import train  # noqa: E402
+from chatbot.training.loop import train  # noqa: E402
 from chatbot.training.shards import ShardCorpus, export_shards  # noqa: E402
 from tests.test_training import TINY  # noqa: E402
 

@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
 from chatbot.config import Config  # noqa: E402
-from chatbot.training import models_root, train  # noqa: E402
+from chatbot.training.loop import models_root, train  # noqa: E402
 
 TINY = Config(
     embed_dim=8,
@@ -181,7 +181,7 @@ def test_cli_train_models_and_errors(run, corpus):
 def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, corpus):
     """The ablation (conversations side by side) and Trainer.evaluate (bptt windows)
     are separate code; carried and reset must agree with them exactly."""
-    from chatbot.evaluate import ablation_report, split_conversations
+    from chatbot.evaluation.reports import ablation_report, split_conversations
     from chatbot.progress import perplexity
     from chatbot.training.steps import Trainer
 

@@ -61,7 +61,7 @@ def train(
     tensorboard: bool,
     strategy: str,
     db: Path | None,
-    **settings: Any,
+    **config_flags: Any,
 ) -> None:
     """Train a model on the train split of CORPUS; validation perplexity picks the best epoch.
 
@@ -72,21 +72,21 @@ def train(
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
       chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
     """
+    from .._tf import prefer_parallel_ops
     from ..config import Config
     from ..ingest import check_name
-    from ..threads import prefer_parallel_ops
 
     if (corpus is None) == (shards is None):
         raise click.UsageError("give --corpus NAME or --shards FOLDER (one of them)")
-    chosen = {k: v for k, v in settings.items() if v is not None}
+    chosen = {k: v for k, v in config_flags.items() if v is not None}
     if resume and set(chosen) - {"epochs"}:
         raise click.UsageError(
             "--resume continues with the saved settings; only --epochs may change"
         )
     config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
     prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
-    from ..training import train as run_train
     from ..training.distribute import make_strategy
+    from ..training.loop import train as run_train
 
     distribution = make_strategy(strategy)  # before any other TensorFlow work
     source = None
@@ -201,7 +201,7 @@ def evaluate(
     import json
 
     from ..bot import Chatbot
-    from ..evaluate import corpus_report, load_probe, probe_report
+    from ..evaluation.reports import corpus_report, load_probe, probe_report
 
     with open_store(db) as store:
         bot = Chatbot.load(model_name, db=store.path)

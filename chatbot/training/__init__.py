@@ -12,8 +12,7 @@ and export read a finished model folder without it.
     optim.py        Adam with one fused update
     distribute.py   tf.distribute strategies, replicas and their shares
     shards.py       TFRecord shards, a corpus read without the store
+
+Importing the package imports none of them (the evaluation wing batches with
+streams.py alone).
 """
-
-from .loop import models_root, train
-
-__all__ = ["models_root", "train"]

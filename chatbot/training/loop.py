@@ -181,7 +181,7 @@ def run_epochs(
         ]
         empty = empty_window(trainer.local_batch)
         while any_left(trainer.strategy, trainer.placement, ws := [next(s, None) for s in streams]):
-            loss, tokens, carried = trainer.run_step([w or empty for w in ws], carried)
+            loss, tokens, carried = trainer.step([w or empty for w in ws], carried)
             state.cursor, state.step = state.cursor + 1, state.step + 1
             state.loss_sum += loss
             state.tokens += tokens

@@ -71,7 +71,7 @@ class Trainer:
         state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
         self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
         # Per-replica values take no input signature: shapes generalise after a retrace.
-        self.train_step = tf.function(self._distributed_step, reduce_retracing=True)
+        self.compiled_step = tf.function(self._distributed_step, reduce_retracing=True)
         self.gather = tf.function(
             lambda state: strategy.run(
                 gather_rows, args=(state, self.local_batch, config.batch_size)
@@ -93,7 +93,7 @@ class Trainer:
             tokens += step_tokens
         return loss_sum, tokens, state
 
-    def _train_step(self, source, target_in, target_out, reset, state: State):
+    def _replica_step(self, source, target_in, target_out, reset, state: State):
         """This replica's window: one optimizer step (all replicas step together)."""
         # Dropout masks depend on (seed, step) alone, so a resumed run repeats them.
         noise = tf.stack(
@@ -108,8 +108,8 @@ class Trainer:
         return loss_sum, tokens, [tf.stop_gradient(s) for s in state]
 
     def _distributed_step(self, *args):
-        """Every replica's `_train_step`, then the weight average (cross-replica)."""
-        out = self.strategy.run(self._train_step, args=args)
+        """Every replica's `_replica_step`, then the weight average (cross-replica)."""
+        out = self.strategy.run(self._replica_step, args=args)
         self.average.update(self.optimizer.iterations)  # cross-replica: every copy alike
         return out
 
@@ -147,11 +147,11 @@ class Trainer:
     def _per_replica(self, values: list):
         return per_replica(self.strategy, self.placement, values)
 
-    def run_step(self, windows: list[Window], carried: State) -> tuple[float, int, State]:
+    def step(self, windows: list[Window], carried: State) -> tuple[float, int, State]:
         """One step on one window per local replica; (loss summed, tokens) over all replicas."""
         fields = ("source", "target_in", "target_out", "reset")
         args = [self._per_replica([getattr(w, f) for w in windows]) for f in fields]
-        loss, tokens, carried = self.train_step(*args, carried)
+        loss, tokens, carried = self.compiled_step(*args, carried)
         total = [self.strategy.reduce("sum", x, axis=None) for x in (loss, tokens)]
         return float(total[0]), int(total[1]), carried
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .text import detokenize
+from ..text import detokenize
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _PUNCTUATION = re.compile(r"^[^\w]+$")

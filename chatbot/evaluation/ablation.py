@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ._tf import tf
-from .exchanges import Exchange
-from .model import Seq2Seq, row_losses
-from .training.streams import pack
+from .._tf import tf
+from ..exchanges import Exchange
+from ..model import Seq2Seq, row_losses
+from ..training.streams import pack
 
 CONDITIONS = ("carried", "reset", "shuffled")
 POSITIONS = ("1", "2", "3", "4+")

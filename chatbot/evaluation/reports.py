@@ -15,16 +15,16 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .bot import Chatbot
-from .errors import UsageError
-from .exchanges import Exchange, encoded_conversations
+from ..bot import Chatbot
+from ..errors import UsageError
+from ..exchanges import Exchange, encoded_conversations
+from ..progress import perplexity
+from ..store import Store
+from ..text import tokenize
+from ..vocab import Vocab
 from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
-from .progress import perplexity
 from .reply_metrics import reply_metrics
-from .store import Store
-from .text import tokenize
-from .vocab import Vocab
 
 
 def probe_accuracy(bot: Chatbot, conversations: Iterable[ProbeConversation]) -> float:
