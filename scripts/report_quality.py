@@ -68,6 +68,28 @@ def probe_experiment(store, workdir: Path, seed: int, reporter) -> dict:
     return {"kinds": kinds, "config": json.loads(config.to_json())}
 
 
+def chat_default_report(bot, store, seed: int) -> dict:
+    """Replies to the test split as `chatbot chat` decodes by default (sampling, its
+    draws seeded), scored against the human replies like greedy's."""
+    from dataclasses import replace
+
+    from chatbot.decode import CHAT_DEFAULT
+    from chatbot.evaluation.reply_metrics import reply_metrics
+    from chatbot.evaluation.reports import generate_replies, split_conversations
+
+    convs, _ = split_conversations(store, "dd", "test", bot.vocab, bot.config.max_len)
+    greedy = bot.settings
+    bot.settings = replace(greedy, **CHAT_DEFAULT)
+    try:
+        replies = generate_replies(bot, convs, progress("chat replies", len(convs)), seed)
+    finally:
+        bot.settings = greedy
+    humans = [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
+    metrics = reply_metrics(replies, humans)
+    keys = ("distinct_1", "distinct_2", "generic_rate", "f1", "bleu_2", "average_length")
+    return {"decoding": CHAT_DEFAULT, **{k: metrics[k] for k in keys}}
+
+
 def progress(label: str, total: int):
     from tqdm import tqdm
 
@@ -95,6 +117,7 @@ def run(args) -> dict:
         report = corpus_report(bot, store, "dd", "test", baseline=remember, progress=progress)
         if remember:
             result["kneser_ney_trigram"] = report.pop("kneser_ney_trigram")
+            result["chat_default"] = chat_default_report(bot, store, args.seed)
         result["models"][name] = {
             "config": json.loads(cfg.to_json()),
             "training": metrics,
@@ -187,20 +210,25 @@ def markdown(result: dict, plot: str | None) -> str:
         "",
         "## Generated replies",
         "",
-        "Greedy replies to every test exchange, each model reading the real",
-        "conversation in its own mode; human = the corpus's own replies.",
+        "Replies to every test exchange, each model reading the real conversation",
+        "in its own mode: greedy, and the stateful model as `chatbot chat` decodes by",
+        f"default ({result['chat_default']['decoding']}, draws seeded); human = the",
+        "corpus's own replies. F1: ParlAI's unigram F1 against the human reply;",
+        "BLEU-2: nltk's corpus_bleu, smoothing method 1.",
         "",
-        "| | distinct-1 | distinct-2 | top-10 reply share | average length |",
-        "|---|---|---|---|---|",
+        "| | distinct-1 | distinct-2 | top-10 reply share | F1 | BLEU-2 | average length |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in (
-        ("stateful", sf["replies"]),
-        ("stateless", sl["replies"]),
+        ("stateful, greedy", sf["replies"]),
+        ("stateful, chat default", result["chat_default"]),
+        ("stateless, greedy", sl["replies"]),
         ("human", sf["references"]),
     ):
+        scores = f"{r['f1']:.3f} | {r['bleu_2']:.3f}" if "f1" in r else "- | -"
         lines.append(
             f"| {name} | {r['distinct_1']:.3f} | {r['distinct_2']:.3f} | "
-            f"{r['generic_rate']:.1%} | {r['average_length']:.1f} |"
+            f"{r['generic_rate']:.1%} | {scores} | {r['average_length']:.1f} |"
         )
     top = ", ".join(repr(r) for r in sf["replies"]["top_replies"])
     lines += ["", f"Most frequent stateful replies: {top}.", ""]

@@ -12,6 +12,7 @@ the state carried, reset, and taken from another conversation (ablation.py);
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -145,16 +146,19 @@ def baseline_report(
 
 
 def generate_replies(
-    bot: Chatbot, conversations: list[list[Exchange]], progress=None
+    bot: Chatbot, conversations: list[list[Exchange]], progress=None, seed: int | None = None
 ) -> list[list[str]]:
     """The bot's reply to every exchange, reading the real conversation as it goes
-    (with the state carried or not, as `bot.remember_state` says)."""
+    (with the state carried or not, as `bot.remember_state` says). With `seed`, a
+    sampling decoder's draws come from it, so the replies can be measured again."""
+    draws = random.Random(seed) if seed is not None else None
     replies = []
     for conv in conversations:
         bot.reset_hidden_state()
         for source, _ in conv:
             bot.read(source)
-            replies.append(bot.vocab.decode(bot.reply_ids()))
+            draw = draws.getrandbits(31) if draws else None
+            replies.append(bot.vocab.decode(bot.reply_ids(draw)))
         if progress is not None:
             progress(1)
     return replies
