@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,19 @@ def write(path: Path, text: str | bytes, encoding: str = "utf-8") -> Path:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def chat_file(tmp_path, n=5, name="chat.txt"):
+    body = "\n\n".join(f"hello {i}\nhi {i}\nhow are you {i}" for i in range(n))
+    return write(tmp_path / name, body + "\n")
+
+
+def table_counts(db_path):
+    conn = sqlite3.connect(db_path)
+    try:
+        return [
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("corpora", "conversations", "utterances")
+        ]
+    finally:
+        conn.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 
@@ -14,23 +13,7 @@ from chatbot.errors import CorpusFormatError, StoreError
 from chatbot.ingest import hash_split, ingest
 from chatbot.store import Store
 
-from .conftest import write
-
-
-def chat_file(tmp_path, n=5, name="chat.txt"):
-    body = "\n\n".join(f"hello {i}\nhi {i}\nhow are you {i}" for i in range(n))
-    return write(tmp_path / name, body + "\n")
-
-
-def table_counts(db_path):
-    conn = sqlite3.connect(db_path)
-    try:
-        return [
-            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("corpora", "conversations", "utterances")
-        ]
-    finally:
-        conn.close()
+from .conftest import chat_file, table_counts, write
 
 
 def test_ingest_counts_and_reads_back(store, tmp_path):
