@@ -31,10 +31,15 @@ CANDIDATES = {
     "beam5-ngram3": {"beam": 5, "no_repeat_ngram": 3},
     "greedy-mmi0.3": {"mmi": 0.3},
     "greedy-mmi0.5": {"mmi": 0.5},
+    "greedy-mmi0.7": {"mmi": 0.7},
     "beam5-mmi0.5-ngram3": {"beam": 5, "mmi": 0.5, "no_repeat_ngram": 3},
+    "sample-t0.5-p0.9": {"temperature": 0.5, "top_p": 0.9},
+    "sample-t0.6-p0.9": {"temperature": 0.6, "top_p": 0.9},
+    "sample-t0.7-p0.8": {"temperature": 0.7, "top_p": 0.8},
     "sample-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9},
     "sample-t0.7-p0.9-mmi0.3": {"temperature": 0.7, "top_p": 0.9, "mmi": 0.3},
     "sample-t1.0-p0.9-mmi0.5": {"temperature": 1.0, "top_p": 0.9, "mmi": 0.5},
+    "sample-t0.5-p0.9-mmi0.3": {"temperature": 0.5, "top_p": 0.9, "mmi": 0.3},
 }
 
 

@@ -195,7 +195,7 @@ def markdown(result: dict, plot: str | None) -> str:
         "## Context probe",
         "",
         "A synthetic check that the state carries facts: the last reply names a fact",
-        "stated earlier, with distractor exchanges between (chatbot/probe.py; kinds:",
+        "stated earlier, with distractor exchanges between (chatbot/evaluation/probe.py; kinds:",
         "colour 2-4 exchanges back, pet 1-5 with other fillers, far 6 back, two facts",
         "of which one is asked). One small model (embedding 32, hidden 128, batch 32,",
         "40 epochs, every other setting the default) trained on 600 probes of each",
@@ -212,7 +212,11 @@ def markdown(result: dict, plot: str | None) -> str:
         "",
         "Replies to every test exchange, each model reading the real conversation",
         "in its own mode: greedy, and the stateful model as `chatbot chat` decodes by",
-        f"default ({result['chat_default']['decoding']}, draws seeded); human = the",
+        "default ("
+        + ", ".join(
+            f"{k.replace('_', '-')} {v}" for k, v in result["chat_default"]["decoding"].items()
+        )
+        + ", draws seeded); human = the",
         "corpus's own replies. F1: ParlAI's unigram F1 against the human reply;",
         "BLEU-2: nltk's corpus_bleu, smoothing method 1.",
         "",
