@@ -2,7 +2,7 @@
 """Write a context-probe corpus as JSONL (the ingestion format plus an "answer" key).
 
 Each conversation states a fact, has distractor exchanges, then asks for the
-fact; --kind chooses which probe (chatbot/probe.py: colour, pet, far, two).
+fact; --kind chooses which probe (chatbot/evaluation/probe.py: colour, pet, far, two).
 Ingest it to train on it; pass it to `chatbot eval --probe FILE` to measure
 memory.
 

@@ -1,7 +1,7 @@
 """Tier 3, the central test: carrying the state lets the model answer from memory.
 
 One model is trained through `chatbot train` with the default settings and
-size flags only, on a mix of probe kinds (chatbot/probe.py): the fact two to
+size flags only, on a mix of probe kinds (chatbot/evaluation/probe.py): the fact two to
 four exchanges back, another slot with other fillers at one to five, a fact
 six exchanges back, two facts of which one is asked, and a kind written only
 here, unlike the project's own. On held-out probes of every kind the carried
@@ -20,7 +20,7 @@ from chatbot.evaluation.probe import KINDS, Filler, ProbeKind, Slot, probe_corpu
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 tf = pytest.importorskip("tensorflow")
 
-# Not in chatbot/probe.py: other fact, other words, other fillers.
+# Not in chatbot/evaluation/probe.py: other fact, other words, other fillers.
 UNSEEN = ProbeKind(
     "unseen",
     (Slot("i work as a {}", "what is my job ?", ("cook", "vet", "pilot", "nurse", "judge")),),
