@@ -31,7 +31,7 @@ class Chatbot:
         self.config: Config = model.config
         self.remember_state: bool = self.config.remember_state
         self.decoder = Decoder(model)
-        self.settings = DecodeSettings(max_length=self.config.max_len)
+        self.settings = DecodeSettings().for_model(self.config.max_len)
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
 

@@ -23,7 +23,7 @@ used and reuses it for every later reply.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._tf import tf
 from .errors import ConfigError
@@ -50,6 +50,10 @@ class DecodeSettings:
     mmi: float = 0.0
     mmi_tokens: int = 5
     seed: int = 0
+
+    def for_model(self, max_len: int) -> DecodeSettings:
+        """These settings with replies as long as the model's utterances (`Config.max_len`)."""
+        return replace(self, max_length=max_len)
 
     def __post_init__(self) -> None:
         checks = {  # name: (within range, the range in words)

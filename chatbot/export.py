@@ -37,7 +37,7 @@ class TurnModule(tf.Module):
         cfg = bot.config
         self.model, self.decoder, self.remember = bot.model, bot.decoder, bot.remember_state
         self.max_len = cfg.max_len
-        self.settings = DecodeSettings(max_length=cfg.max_len)
+        self.settings = DecodeSettings().for_model(cfg.max_len)
         # Keras 3 layers kept in lists are invisible to TensorFlow's object graph:
         # track the variables explicitly so the SavedModel holds them.
         self.variables_ = [w.value for w in bot.model.weights]

@@ -119,7 +119,7 @@ class Session:
         """Talk to another model from now on, with the same settings, in a new conversation."""
         db = self.store.path if self.store else None
         new = Chatbot.load(name, db=db)
-        new.settings = dataclasses.replace(self.settings, max_length=new.config.max_len)
+        new.settings = self.settings.for_model(new.config.max_len)
         new.remember_state = new.remember_state and self.remember
         self._bot, self.model_name = new, name
         self.reset()
