@@ -11,6 +11,8 @@ epoch by epoch. The order of the data and the initial weights alone move one
 run's validation perplexity by a few percent (DailyDialog, seeds 0-2, after
 epochs 1 and 2: Keras 2.5% and 2.0% from best to worst, ours 5.1% and 9.1%),
 so `--seeds N` repeats both trainers with seeds 0..N-1 and compares the means.
+Ours is also validated `--checks` times an epoch (untimed), so its time to a
+perplexity is known to within a quarter epoch by default.
 
 Speed is judged as time to quality: ours makes fewer, larger steps per epoch
 (whole conversations), so tokens/s alone misleads. `time_to_quality_ratio` is
@@ -30,7 +32,9 @@ Useful FLOPs count only real (non-padding) tokens: encoder gates per source
 token, decoder gates and the output projection per target token, x3 for the
 forward and backward passes. The peak is numpy's float32 2048^3 matmul, median
 of several, in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as set and
-unset; the higher is used. Prints one JSON object.
+unset; the higher is used. Our trainer's vocabulary projection runs in bfloat16
+where the processor has fast bfloat16 matmuls (Config.matmul_precision), so
+TensorFlow's bfloat16 matmul peak is reported beside it. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -70,6 +74,20 @@ print(2 * 2048 ** 3 / statistics.median(times) / 1e9)
 """
 
 
+BF16_PEAK_CODE = """
+import os, time, statistics
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+a, b = (tf.cast(tf.random.uniform([2048, 2048]), tf.bfloat16) for _ in range(2))
+mm = tf.function(tf.matmul)
+mm(a, b).numpy()
+times = []
+for _ in range(7):
+    t = time.perf_counter(); mm(a, b).numpy(); times.append(time.perf_counter() - t)
+print(2 * 2048 ** 3 / statistics.median(times) / 1e9)
+"""
+
+
 def matmul_peak() -> dict:
     def run(env: dict) -> float:
         out = subprocess.run(
@@ -81,10 +99,15 @@ def matmul_peak() -> dict:
     unset = run(
         {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     )
+    bf16 = subprocess.run(
+        [sys.executable, "-c", BF16_PEAK_CODE], capture_output=True, text=True, check=True
+    )
     return {
         "gflops_as_set": round(as_set, 1),
         "gflops_unset": round(unset, 1),
         "gflops": round(max(as_set, unset), 1),
+        # TensorFlow's bfloat16 matmul, for the projection when it runs in bfloat16.
+        "gflops_bfloat16": round(float(bf16.stdout), 1),
     }
 
 
@@ -114,23 +137,29 @@ def training_conversations(store, vocab, cfg, limit):
     return list(islice(convs, limit))
 
 
-def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
+def bench_chatbot(store, vocab, cfg, convs, epochs, checks: int = 1) -> dict:
+    """Our trainer; validated (untimed) `checks` times an epoch, at even shares of its
+    windows, so the time to a perplexity is known to within 1/checks of an epoch."""
     import numpy as np
 
     from chatbot.training.steps import Trainer
     from chatbot.training.streams import bucketed, windows
 
+    def epoch_windows(epoch: int):
+        rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
+        batches = bucketed(iter(convs), cfg.batch_size, rng)
+        return windows(batches, cfg.batch_size, cfg.bptt, cfg.chain, rng)
+
     trainer = Trainer(cfg, vocab)
     src_tokens = tgt_tokens = 0
     seconds, valid, raw, elapsed = 0.0, [], [], []
     for epoch in range(epochs):
-        rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
-        batches = bucketed(iter(convs), cfg.batch_size, rng)
-        stream = windows(batches, cfg.batch_size, cfg.bptt, cfg.chain, rng)
+        count = sum(1 for _ in epoch_windows(epoch))  # not timed
+        marks = {math.ceil(count * (i + 1) / checks) for i in range(checks)}
         state = trainer.zero_state()
         first = epoch == 0
         start = time.perf_counter()
-        for w in stream:
+        for n, w in enumerate(epoch_windows(epoch), 1):
             if first:  # trace the compiled step outside the timed part
                 trainer.compiled_step(w.source, w.target_in, w.target_out, w.reset, state)
                 start, first = time.perf_counter(), False
@@ -139,13 +168,16 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
             )
             src_tokens += int(np.count_nonzero(w.source))
             tgt_tokens += int(tokens)
-        seconds += time.perf_counter() - start
-        elapsed.append(seconds)
-        loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
-        raw.append(loss / tokens)
-        with trainer.average.applied():  # as `chatbot train` validates
-            loss, tokens = trainer.evaluate(store, "dd", "valid")
-        valid.append(loss / tokens)
+            if n not in marks:
+                continue
+            seconds += time.perf_counter() - start
+            elapsed.append(seconds)
+            loss, tokens = trainer.evaluate(store, "dd", "valid")  # not timed
+            raw.append(loss / tokens)
+            with trainer.average.applied():  # as `chatbot train` validates
+                loss, tokens = trainer.evaluate(store, "dd", "valid")
+            valid.append(loss / tokens)
+            start = time.perf_counter()
     return {
         "seconds": seconds,
         "source_tokens": src_tokens,
@@ -153,6 +185,7 @@ def bench_chatbot(store, vocab, cfg, convs, epochs) -> dict:
         "valid_loss": valid,
         "raw_valid_loss": raw,
         "elapsed": elapsed,
+        "checks": checks,
     }
 
 
@@ -257,13 +290,13 @@ def combine(runs: list[dict]) -> dict:
     """One trainer's runs over several seeds: times and tokens add up; losses per seed."""
     total = {k: sum(r[k] for r in runs) for k in ("seconds", "source_tokens", "target_tokens")}
     losses = {k: [r[k] for r in runs] for k in ("valid_loss", "raw_valid_loss") if k in runs[0]}
-    # Seconds from the start of training to the end of each epoch, mean over seeds.
+    # Seconds from the start of training to each validation, mean over seeds.
     elapsed = [sum(e) / len(runs) for e in zip(*(r["elapsed"] for r in runs), strict=True)]
-    return {**total, **losses, "elapsed": elapsed}
+    return {**total, **losses, "elapsed": elapsed, "checks": runs[0].get("checks", 1)}
 
 
 def mean_ppl(per_seed: list[list[float]]) -> list[float]:
-    """Per-epoch perplexity, mean over seeds, from per-seed mean losses."""
+    """Perplexity at each validation, mean over seeds, from per-seed mean losses."""
     ppl = [[math.exp(v) for v in losses] for losses in per_seed]
     return [round(sum(epoch) / len(epoch), 2) for epoch in zip(*ppl, strict=True)]
 
@@ -277,25 +310,35 @@ def summarize(result: dict, cfg, peak: float) -> dict:
         "target_tokens_per_second": round(result["target_tokens"] / result["seconds"]),
         "useful_gflops": round(gflops, 1),
         "fraction_of_peak": round(gflops / peak, 3),
-        "valid_ppl_by_epoch": mean_ppl(result["valid_loss"]),
-        "seconds_by_epoch": [round(t, 1) for t in result["elapsed"]],
-        "valid_ppl_by_epoch_per_seed": [mean_ppl([seed]) for seed in result["valid_loss"]],
+    }
+    n = result["checks"]  # validations an epoch; the last of each is the epoch's end
+    by_check = {
+        "valid_ppl": mean_ppl(result["valid_loss"]),
+        "seconds": [round(t, 1) for t in result["elapsed"]],
     }
     if "raw_valid_loss" in result:  # ours without the weight average
-        summary["raw_valid_ppl_by_epoch"] = mean_ppl(result["raw_valid_loss"])
+        by_check["raw_valid_ppl"] = mean_ppl(result["raw_valid_loss"])
+    summary.update({f"{k}_by_epoch": v[n - 1 :: n] for k, v in by_check.items()})
+    summary["valid_ppl_by_epoch_per_seed"] = [
+        mean_ppl([seed])[n - 1 :: n] for seed in result["valid_loss"]
+    ]
+    if n > 1:
+        summary["checks_per_epoch"] = n
+        summary.update({f"{k}_by_check": v for k, v in by_check.items()})
     return summary
 
 
 def time_to_quality(ours: dict, base: dict, epochs: int = 2) -> dict:
     """Seconds our trainer takes to reach the validation perplexity Keras fit has
-    after `epochs` epochs, over Keras's seconds for them. Validation runs at epoch
-    ends only, so ours is timed at the end of the first epoch that gets there (an
-    upper bound); None if none does."""
+    after `epochs` epochs, over Keras's seconds for them. Ours is timed at the first
+    validation that gets there (`--checks`: validations an epoch), so the figure is
+    an upper bound, to within one check; None if none does."""
     k = min(epochs, len(base["valid_ppl_by_epoch"])) - 1
     target, their_time = base["valid_ppl_by_epoch"][k], base["seconds_by_epoch"][k]
+    by = "check" if "valid_ppl_by_check" in ours else "epoch"
     reached = [
         t
-        for ppl, t in zip(ours["valid_ppl_by_epoch"], ours["seconds_by_epoch"], strict=True)
+        for ppl, t in zip(ours[f"valid_ppl_by_{by}"], ours[f"seconds_by_{by}"], strict=True)
         if ppl <= target
     ]
     return {
@@ -313,6 +356,13 @@ def main() -> None:
         "--conversations", type=int, default=3000, help="training conversations used"
     )
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--checks",
+        type=int,
+        default=4,
+        help="validations of our trainer an epoch, untimed (time to quality is known to "
+        "within one)",
+    )
     parser.add_argument("--bptt", type=int, default=None, help="default: Config's")
     parser.add_argument("--batch-size", type=int, default=None, help="default: Config's")
     parser.add_argument("--learning-rate", type=float, default=None, help="default: Config's")
@@ -328,6 +378,8 @@ def main() -> None:
     )
     parser.add_argument("--skip-keras", action="store_true", help="only time chatbot")
     args = parser.parse_args()
+    if args.checks < 1:
+        parser.error(f"--checks {args.checks}: needs at least 1 (a validation each epoch)")
     if args.seeds < 1:
         parser.error(f"--seeds {args.seeds}: needs at least 1")
     if not 0 <= args.keras_ema < 1:
@@ -336,6 +388,7 @@ def main() -> None:
         sys.exit("bench_train needs ../shared/corpora beside the project")
     from chatbot.config import Config
     from chatbot.errors import ConfigError
+    from chatbot.training.steps import projection_dtype
     from chatbot.vocab import Vocab
 
     # Sizes only: the rest (batch of conversations, learning rate...) is the default.
@@ -358,7 +411,8 @@ def main() -> None:
         convs = training_conversations(store, vocab, cfg, args.conversations)
         seeds = [cfg.replace(seed=s) for s in range(args.seeds)]
         runs = [
-            logged("chatbot", c, bench_chatbot(store, vocab, c, convs, args.epochs)) for c in seeds
+            logged("chatbot", c, bench_chatbot(store, vocab, c, convs, args.epochs, args.checks))
+            for c in seeds
         ]
         ours = summarize(combine(runs), cfg, peak["gflops"])
         base = same = None
@@ -398,6 +452,8 @@ def main() -> None:
                 "bptt": cfg.bptt,
                 "batch_size": cfg.batch_size,
                 "weight_average": cfg.weight_average,
+                # Ours only; fraction_of_peak stays against the float32 peak.
+                "projection_dtype": projection_dtype(cfg).name,
                 "keras_ema": args.keras_ema,
                 "threads": {
                     "intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS"),

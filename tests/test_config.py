@@ -20,6 +20,10 @@ from chatbot.errors import ConfigError, ModelError
         ({"epochs": True}, "epochs must be an integer from 1 to 100000. Received: "),
         ({"weight_average": 1.0}, "weight_average must be in [0, 1). Received: "),
         ({"lr_decay": 0}, "lr_decay must be in (0, 1]. Received: lr_decay=0"),
+        (
+            {"matmul_precision": "fp16"},
+            "matmul_precision must be one of auto, float32, bfloat16. Received: ",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_their_value(changes, message):

@@ -11,7 +11,7 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot.config import Config  # noqa: E402
 from chatbot.exchanges import encoded_conversations  # noqa: E402
-from chatbot.model import Seq2Seq, masked_loss_sum  # noqa: E402
+from chatbot.model import Seq2Seq, cross_entropy, masked_loss_sum  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.training.streams import bucketed, windows  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
@@ -180,6 +180,72 @@ def test_state_carried_across_windows_equals_one_long_pass():
     np.testing.assert_allclose(float(loss_long), float(loss_a + loss_b), rtol=1e-5)
     for a, b in zip(state_long, state, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", [TINY, WITH_ATTENTION], ids=["plain", "attention-tied"])
+def test_a_window_equals_its_exchanges_run_one_by_one(config):
+    """The trainer decodes a window's exchanges side by side, reading each utterance
+    only up to its exchange's longest row: loss and state must equal running the
+    exchanges in turn on the padded window."""
+    trainer = Trainer(config, VOCAB)
+    window = [
+        tf.constant(a)
+        for a in window_of(
+            [
+                [
+                    ("hi", "hello there", True),
+                    ("how are you", "fine", False),
+                    ("what is your name today", "bob", True),
+                ],
+                [
+                    ("hello", "hi", True),
+                    ("nice day", "fine thanks how are you", False),
+                    ("hi", "bob", False),
+                ],
+            ],
+            config,
+        )
+    ]
+    loss, tokens, state = trainer._forward(*window, trainer.zero_state())
+    source, target_in, target_out, reset = window
+    model, expected, total, count = trainer.model, trainer.zero_state(), 0.0, 0.0
+    for k in range(3):
+        expected = model.carry(expected, 1.0 - reset[:, k : k + 1])
+        memory, expected = model.read(source[:, k], expected)
+        hidden, _ = model.decode(target_in[:, k], expected, memory)
+        step_loss, step_tokens = masked_loss_sum(model, hidden, target_out[:, k])
+        total, count = total + float(step_loss), count + float(step_tokens)
+    assert float(tokens) == count
+    np.testing.assert_allclose(float(loss), total, rtol=1e-5)
+    for a, b in zip(state, expected, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_cross_entropy_and_its_gradient_match_tensorflows():
+    logits = tf.random.stateless_normal([5, 11], seed=[1, 2]) * 4
+    labels = tf.constant([0, 3, 10, 3, 7])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(logits)
+        ours = cross_entropy(logits, labels)
+        theirs = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        weights = tf.range(1.0, 6.0)  # an upstream gradient that is not all ones
+        ours_sum, theirs_sum = tf.reduce_sum(ours * weights), tf.reduce_sum(theirs * weights)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    np.testing.assert_allclose(
+        tape.gradient(ours_sum, logits), tape.gradient(theirs_sum, logits), atol=1e-5
+    )
+
+
+def test_bfloat16_projection_gives_nearly_the_float32_loss():
+    model = Seq2Seq(TINY, len(VOCAB))
+    model.build_weights()
+    tokens = tf.constant([ids("how are you today")], tf.int32)
+    memory, state = model.read(tokens, model.zero_state(1))
+    hidden, _ = model.decode(tokens, state, memory)
+    full, _ = masked_loss_sum(model, hidden, tokens)
+    half, _ = masked_loss_sum(model, hidden, tokens, tf.bfloat16)
+    assert float(full) != float(half)  # the bfloat16 path was taken
+    np.testing.assert_allclose(float(half), float(full), rtol=1e-2)
 
 
 def test_stateless_config_ignores_history():

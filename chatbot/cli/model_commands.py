@@ -16,9 +16,10 @@ def config_options(f: Any) -> Any:
     """One flag per Config field (`embed_dim` -> `--embed-dim`), help from the field."""
     import dataclasses
 
-    from ..config import Config
+    from ..config import PRECISIONS, Config
 
     types = {"int": int, "float": float}
+    choices = {"cell": ("lstm", "gru"), "matmul_precision": PRECISIONS}
     for fld in reversed(dataclasses.fields(Config)):
         flag, help_text = (
             fld.name.replace("_", "-"),
@@ -26,8 +27,8 @@ def config_options(f: Any) -> Any:
         )
         if fld.type == "bool":
             f = click.option(f"--{flag}/--no-{flag}", fld.name, default=None, help=help_text)(f)
-        elif fld.name == "cell":
-            f = click.option(f"--{flag}", type=click.Choice(["lstm", "gru"]), help=help_text)(f)
+        elif fld.name in choices:
+            f = click.option(f"--{flag}", type=click.Choice(choices[fld.name]), help=help_text)(f)
         else:
             f = click.option(f"--{flag}", type=types[str(fld.type)], help=help_text)(f)
     return f

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._tf import keras, tf
+from .._tf import fast_bfloat16, keras, tf
 from ..checkpoint import ModelDir
 from ..config import Config
 from ..exchanges import encoded_conversations
-from ..model import Seq2Seq, State, derive_noise, masked_loss_sum
-from ..vocab import Vocab
+from ..model import Seq2Seq, State, masked_loss_sum
+from ..vocab import PAD_ID, Vocab
 from .average import WeightAverage
 from .checkpoints import TrainState
 from .distribute import Placement, gather_rows, per_replica, share
@@ -44,6 +44,7 @@ class Trainer:
         strategy = strategy or tf.distribute.get_strategy()
         self.config, self.vocab, self.strategy = config, vocab, strategy
         self.placement = Placement.of(strategy)
+        self.projection_dtype = projection_dtype(config)
         self.local_batch = self.placement.check(config.batch_size)
         with strategy.scope():
             self.model = Seq2Seq(config, len(vocab))
@@ -80,17 +81,36 @@ class Trainer:
 
     def _forward(self, source, target_in, target_out, reset, state: State, noise=None):
         """Run a window's exchanges; return (summed loss, target tokens, state after them).
-        `noise` (a stateless seed) turns dropout on: training only."""
-        loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
+        `noise` (a stateless seed) turns dropout on: training only.
+
+        Only the encoder is sequential across exchanges: a decoder starts from the
+        state its utterance left and attends over that utterance, and its own state
+        goes nowhere. So the encoder reads the window's utterances in turn, and then
+        the decoders of all its exchanges run side by side as one batch (with all
+        their tokens in one projection): far fewer sequential steps, larger matmuls.
+        """
+        steps = tf.shape(source)[1]
+        written = [tf.TensorArray(tf.float32, steps) for _ in range(len(state) + 1)]
+        masks = tf.TensorArray(tf.bool, steps)
         # A graph loop, not a Python one: windows have any number of steps, and
         # one compiled step serves them all.
-        for k in tf.range(tf.shape(source)[1]):
+        width = tf.shape(source)[2]
+        for k in tf.range(steps):
             state = self.model.carry(state, 1.0 - reset[:, k : k + 1])
-            memory, state = self.model.read(source[:, k], state)
-            hidden, _ = self.model.decode(target_in[:, k], state, memory, derive_noise(noise, k))
-            step_loss, step_tokens = masked_loss_sum(self.model, hidden, target_out[:, k])
-            loss_sum += step_loss
-            tokens += step_tokens
+            # Read only up to the exchange's longest utterance (padding after a
+            # row's last token leaves its state as it is, so this is exact).
+            mask = tf.not_equal(source[:, k], PAD_ID)
+            length = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), 1)), 1)
+            (outputs, _), state = self.model.read(source[:, k, :length], state)
+            outputs = tf.pad(outputs, [[0, 0], [0, width - length], [0, 0]])
+            written = [ta.write(k, x) for ta, x in zip(written, [outputs, *state], strict=True)]
+            masks = masks.write(k, mask)
+        # Exchange-major rows: [steps * batch, ...].
+        outputs, *starts = [_rows(ta.stack()) for ta in written]
+        memory = (outputs, _rows(masks.stack()))
+        hidden, _ = self.model.decode(_rows(target_in, True), starts, memory, noise)
+        dtype = tf.float32 if noise is None else self.projection_dtype
+        loss_sum, tokens = masked_loss_sum(self.model, hidden, _rows(target_out, True), dtype)
         return loss_sum, tokens, state
 
     def _replica_step(self, source, target_in, target_out, reset, state: State):
@@ -215,3 +235,17 @@ class Trainer:
             self._per_replica([s[r * b : (r + 1) * b] for r in self.placement.local_ids])
             for s in carried
         ]
+
+
+def _rows(x: tf.Tensor, batch_major: bool = False) -> tf.Tensor:
+    """[steps, batch, ...] (or [batch, steps, ...]) -> [steps * batch, ...]."""
+    if batch_major:
+        x = tf.transpose(x, [1, 0, *range(2, len(x.shape))])
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+
+def projection_dtype(config: Config) -> tf.DType:
+    """The dtype the vocabulary projection's matmuls take in training (config.py)."""
+    if config.matmul_precision == "auto":
+        return tf.bfloat16 if fast_bfloat16() else tf.float32
+    return getattr(tf, config.matmul_precision)
