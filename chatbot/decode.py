@@ -8,6 +8,8 @@ used and reuses it for every later reply.
 - greedy: the most likely word each step (`beam=1`, `temperature=0`);
 - sampling: `temperature > 0`, optionally restricted to the `top_k` words or
   the smallest set whose probability reaches `top_p` (at most 256 words);
+- sample-and-rank: `samples > 1` sampled replies drawn side by side, the one
+  with the best length-normalised score kept (Adiwardana et al.'s Meena);
 - beam search: `beam > 1` hypotheses, ranked by log-probability divided by
   the GNMT length penalty ((5 + length) / 6) ** `length_penalty`;
 - all: `repetition_penalty` (> 1 makes words already in the reply less
@@ -49,6 +51,7 @@ class DecodeSettings:
     max_length: int = 20
     mmi: float = 0.0
     mmi_tokens: int = 5
+    samples: int = 1
     seed: int = 0
 
     def for_model(self, max_len: int) -> DecodeSettings:
@@ -67,6 +70,7 @@ class DecodeSettings:
             "max_length": (1 <= self.max_length <= MAX_LENGTH, f"1 to {MAX_LENGTH}"),
             "mmi": (0 <= self.mmi <= 2, "0 to 2 (0: off)"),
             "mmi_tokens": (self.mmi_tokens >= 1, ">= 1"),
+            "samples": (1 <= self.samples <= MAX_BEAM, f"1 to {MAX_BEAM}"),
         }
         for name, (ok, allowed) in checks.items():
             if not ok:
@@ -76,6 +80,11 @@ class DecodeSettings:
         if self.beam > 1 and self.temperature > 0:
             raise ConfigError(
                 "choose beam search or sampling, not both (set temperature=0 or beam=1)"
+            )
+        if self.samples > 1 and self.temperature == 0:
+            raise ConfigError(
+                f"samples={self.samples} draws several replies to rank, which needs "
+                "temperature > 0 (greedy would draw the same reply each time)"
             )
 
 
@@ -170,27 +179,41 @@ class Decoder:
     def _sample(
         self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings
     ) -> tf.Tensor:
-        token = tf.fill([1], START_ID)
-        generated = tf.zeros([1, s.max_length], tf.int32)
+        """Greedy or sampled: `samples` replies drawn side by side, the best-scored kept."""
+        rows = s.samples
+        state = [tf.tile(x, [rows, 1]) for x in state]
+        memory = (tf.tile(memory[0], [rows, 1, 1]), tf.tile(memory[1], [rows, 1]))
+        token = tf.fill([rows], START_ID)
+        generated = tf.zeros([rows, s.max_length], tf.int32)
+        finished = tf.zeros([rows], tf.bool)
+        scores, lengths = tf.zeros([rows]), tf.zeros([rows])
         length = tf.constant(0)
-        lm_state = self.model.zero_state(1)
+        lm_state = self.model.zero_state(rows)
         for step in tf.range(s.max_length):
             logits, state = self._next_logits(token, state, memory)
-            logits = self._adjust(logits, generated, step, s)
+            logp = tf.nn.log_softmax(self._adjust(logits, generated, step, s))
             if s.mmi:
-                logits, lm_state = self._anti_lm(
-                    tf.nn.log_softmax(logits), token, lm_state, step, s
-                )
+                logp, lm_state = self._anti_lm(logp, token, lm_state, step, s)
             if s.temperature == 0:
-                token = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                token = tf.argmax(logp, axis=-1, output_type=tf.int32)
             else:
-                logits = _restrict(logits / s.temperature, s.top_k, s.top_p)
-                token = _gumbel_max(logits, seed + [0, step])
-            generated = tf.tensor_scatter_nd_update(generated, [[0, step]], token)
+                token = _gumbel_max(
+                    _restrict(logp / s.temperature, s.top_k, s.top_p), seed + [0, step]
+                )
+            token = tf.where(finished, PAD_ID, token)  # a finished reply stays as it is
+            live = tf.cast(~finished, tf.float32)
+            scores += live * tf.gather(logp, token, batch_dims=1)
+            lengths += live
+            column = tf.stack([tf.range(rows), tf.fill([rows], tf.cast(step, tf.int32))], axis=1)
+            generated = tf.tensor_scatter_nd_update(generated, column, token)
+            finished |= token == END_ID
             length = step + 1
-            if token[0] == END_ID:
+            if tf.reduce_all(finished):
                 break
-        return generated[0, :length]
+        # Sample-and-rank (as Meena's): the draw the model scores best, by the same
+        # length-normalised score as beam search.
+        normalised = scores / tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
+        return generated[tf.argmax(normalised, output_type=tf.int32), :length]
 
     def _beam(self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
         width = s.beam

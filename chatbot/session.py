@@ -38,6 +38,7 @@ SETTABLE = {
     "length-penalty": float,
     "mmi": float,
     "mmi-tokens": int,
+    "samples": int,
 }
 REMEMBER = "remember-state"  # the one spelling: --remember-state, /set remember-state=on
 SWITCH = {"on": True, "off": False}
@@ -110,7 +111,7 @@ class Session:
             f"model {self.model_name}, {REMEMBER} {'on' if self.remember else 'off'}, "
             f"state norm {norm:.3f}, transcript {self.transcript_id or '(none yet)'}",
             f"decoding: beam {s.beam}, temperature {s.temperature}, top-k {s.top_k}, "
-            f"top-p {s.top_p}, repetition-penalty {s.repetition_penalty}, "
+            f"top-p {s.top_p}, samples {s.samples}, repetition-penalty {s.repetition_penalty}, "
             f"no-repeat-ngram {s.no_repeat_ngram}, mmi {s.mmi} over {s.mmi_tokens} words, "
             f"length {s.min_length}-{s.max_length}",
         ]

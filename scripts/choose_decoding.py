@@ -40,6 +40,12 @@ CANDIDATES = {
     "sample-t0.7-p0.9-mmi0.3": {"temperature": 0.7, "top_p": 0.9, "mmi": 0.3},
     "sample-t1.0-p0.9-mmi0.5": {"temperature": 1.0, "top_p": 0.9, "mmi": 0.5},
     "sample-t0.5-p0.9-mmi0.3": {"temperature": 0.5, "top_p": 0.9, "mmi": 0.3},
+    # Sample-and-rank: several draws, the best-scored kept.
+    "rank4-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 4},
+    "rank8-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 8},
+    "rank4-t1.0-p0.9": {"temperature": 1.0, "top_p": 0.9, "samples": 4},
+    "rank4-t0.7-p0.9-mmi0.3": {"temperature": 0.7, "top_p": 0.9, "samples": 4, "mmi": 0.3},
+    "rank8-t1.0-p0.9-mmi0.3": {"temperature": 1.0, "top_p": 0.9, "samples": 8, "mmi": 0.3},
 }
 
 

@@ -145,6 +145,42 @@ def test_beam_and_sampling_settings(starter):
         DecodeSettings(top_p=0)
 
 
+def test_sample_and_rank_keeps_the_best_scored_draw(starter):
+    from chatbot.decode import DecodeSettings
+    from chatbot.errors import ConfigError
+
+    starter.reset_hidden_state()
+    starter.observe("what do you like to do?")
+    state, memory = starter.state, starter.memory
+
+    def normalised(ids: list[int]) -> float:
+        # The decoder's own score: summed log-probability over the GNMT length penalty.
+        from chatbot.vocab import END_ID, START_ID
+
+        inputs = tf.constant([[START_ID, *ids]], tf.int32)
+        hidden, _ = starter.model.decode(inputs, state, memory)
+        logp = tf.nn.log_softmax(starter.model.logits(hidden[0])).numpy()
+        total = sum(logp[i, t] for i, t in enumerate([*ids, END_ID]))
+        return total / ((5.0 + len(ids) + 1) / 6.0) ** 0.6
+
+    hot = DecodeSettings(temperature=1.5, top_p=1.0, max_length=12)
+    singles = [starter.decoder.reply(state, memory, hot, draw=d) for d in range(8)]
+    ranked = [
+        starter.decoder.reply(state, memory, DecodeSettings(**{**vars(hot), "samples": 8}), draw=d)
+        for d in range(8)
+    ]
+    # The best of eight draws scores above a typical single draw, every time.
+    typical = float(np.median([normalised(r) for r in singles]))
+    assert all(normalised(r) >= typical for r in ranked), (ranked, singles)
+    assert len({tuple(r) for r in ranked}) > 1  # still a sample, not one fixed reply
+    # Nearly greedy draws all agree with greedy.
+    cold = DecodeSettings(temperature=1e-4, samples=4, max_length=12)
+    greedy = starter.decoder.reply(state, memory, DecodeSettings(max_length=12))
+    assert starter.decoder.reply(state, memory, cold) == greedy
+    with pytest.raises(ConfigError, match="samples=4 draws several replies to rank"):
+        DecodeSettings(samples=4)
+
+
 def test_nucleus_is_exact_when_small_and_capped_when_flat():
     from chatbot.decode import NUCLEUS_MAX, _restrict
 
