@@ -72,17 +72,3 @@ def prefer_parallel_ops() -> bool:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(os.cpu_count() or 1))
     return True
-
-
-def fast_bfloat16() -> bool:
-    """Whether this machine multiplies bfloat16 matrices fast: a GPU, or a CPU with
-    AMX or AVX512-BF16 (which TensorFlow's oneDNN kernels use). Elsewhere bfloat16
-    is emulated and slower than float32."""
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split() for line in info if line.startswith("flags")), [])
-    except OSError:  # not Linux
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags

@@ -248,6 +248,15 @@ def test_bfloat16_projection_gives_nearly_the_float32_loss():
     np.testing.assert_allclose(float(half), float(full), rtol=1e-2)
 
 
+def test_projection_dtype_follows_the_setting():
+    from chatbot.training.steps import fast_bfloat16, projection_dtype
+
+    assert projection_dtype(TINY.replace(matmul_precision="float32")) == tf.float32
+    assert projection_dtype(TINY.replace(matmul_precision="bfloat16")) == tf.bfloat16
+    auto = tf.bfloat16 if fast_bfloat16() else tf.float32
+    assert projection_dtype(TINY) == auto
+
+
 def test_stateless_config_ignores_history():
     trainer = Trainer(TINY.replace(remember_state=False), VOCAB)
     w1 = window_of([[("hi", "hello", True), ("how are you", "fine", False)]] * 2, TINY)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._tf import fast_bfloat16, keras, tf
+from .._tf import keras, tf
 from ..checkpoint import ModelDir
 from ..config import Config
 from ..exchanges import encoded_conversations
@@ -109,7 +109,8 @@ class Trainer:
     def _read_span(self, source, reset, state: State, start, stop):
         """The encoder over exchanges start..stop-1: (memory, state before each decoder,
         as rows [exchange * batch, ...]) and the state after the last one."""
-        b, h, width = self.config.batch_size, self.config.hidden_units, self.config.max_len
+        # This replica's rows (a trainer's batch is fixed, so the shape is static).
+        b, h, width = source.shape[0], self.config.hidden_units, self.config.max_len
         # Static element shapes (utterances padded to max_len), so an empty span stacks.
         states = [tf.TensorArray(tf.float32, stop - start, element_shape=[b, h]) for _ in state]
         outputs = tf.TensorArray(tf.float32, stop - start, element_shape=[b, width, h])
@@ -262,3 +263,17 @@ def projection_dtype(config: Config) -> tf.DType:
     if config.matmul_precision == "auto":
         return tf.bfloat16 if fast_bfloat16() else tf.float32
     return getattr(tf, config.matmul_precision)
+
+
+def fast_bfloat16() -> bool:
+    """Whether this machine multiplies bfloat16 matrices fast: a GPU, or a CPU with
+    AMX or AVX512-BF16 (which TensorFlow's oneDNN kernels use). Elsewhere bfloat16
+    is emulated and slower than float32."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split() for line in info if line.startswith("flags")), [])
+    except OSError:  # not Linux
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
