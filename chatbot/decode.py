@@ -210,10 +210,9 @@ class Decoder:
             length = step + 1
             if tf.reduce_all(finished):
                 break
-        # Sample-and-rank (as Meena's): the draw the model scores best, by the same
-        # length-normalised score as beam search.
-        normalised = scores / tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
-        return generated[tf.argmax(normalised, output_type=tf.int32), :length]
+        # Sample-and-rank (as Meena's): the draw the model scores best, ranked as
+        # beam search ranks its hypotheses.
+        return generated[_best(scores, lengths, s), :length]
 
     def _beam(self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
         width = s.beam
@@ -248,9 +247,13 @@ class Decoder:
             scores = top_scores
             if tf.reduce_all(finished):
                 break
-        penalty = tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
-        best = tf.argmax(scores / penalty)
-        return sequences[best]
+        return sequences[_best(scores, lengths, s)]
+
+
+def _best(scores: tf.Tensor, lengths: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+    """The row with the best log-probability over the GNMT length penalty."""
+    penalty = tf.pow((5.0 + lengths) / 6.0, s.length_penalty)
+    return tf.argmax(scores / penalty, output_type=tf.int32)
 
 
 def _block_ngrams(logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, n: int) -> tf.Tensor:

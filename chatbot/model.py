@@ -181,7 +181,8 @@ class Seq2Seq(keras.Model):
 
     def logits(self, hidden: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
         """Scores over the vocabulary, float32; the projection's matmul takes its
-        inputs in `dtype` (training passes bfloat16 where that is fast: train.py)."""
+        inputs in `dtype` (training passes bfloat16 where that is fast:
+        training/steps.py)."""
         if self.config.tie_embeddings:
             x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
             kernel, bias, transpose = self.embedding.embeddings, self.output_bias, True
