@@ -354,10 +354,14 @@ def test_kill_9_during_training_leaves_a_resumable_checkpoint(run, store, corpus
     time.sleep(after)
     proc.kill()
     proc.wait()
-    assert folder.checkpoint("last") is not None
-    resumed = run("train", "--corpus", corpus, "--name", "k", "--resume", "--epochs", "200")
+    last = folder.checkpoint("last")
+    assert last is not None
+    # Two epochs past where it was killed (not all 200: the resumed run's end is the point).
+    end = json.loads((last / "train_state.json").read_text())["epoch"] + 2
+    resumed = run("train", "--corpus", corpus, "--name", "k", "--resume", "--epochs", str(end))
     assert resumed.exit_code == 0, resumed.output
-    assert "Model 'k':" in resumed.output  # ran on to its end (200 epochs or early stopping)
+    assert f"finished {end} epochs" in resumed.output, resumed.output
+    assert [h["epoch"] for h in store.model("k").metrics["history"]] == list(range(1, end + 1))
     from chatbot import Chatbot
 
     assert Chatbot.load("k", db=store.path).respond("hello") is not None
