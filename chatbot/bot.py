@@ -16,8 +16,8 @@ from pathlib import Path
 from ._tf import tf
 from .checkpoint import STARTER, ModelDir
 from .config import Config
-from .decode import Decoder, DecodeSettings
-from .errors import ModelError
+from .decode import CHAT_DEFAULT, Decoder, DecodeSettings
+from .errors import ChatbotError, ModelError
 from .exchanges import encode_utterance
 from .model import Memory, Seq2Seq, State, row_losses
 from .store import Store
@@ -32,6 +32,9 @@ class Chatbot:
         self.remember_state: bool = self.config.remember_state
         self.decoder = Decoder(model)
         self.settings = DecodeSettings().for_model(self.config.max_len)
+        # How `chatbot chat` decodes a new conversation: the model's own measured
+        # decoding (decoding.json) where it has one, else the measured default.
+        self.chat_decoding: dict = CHAT_DEFAULT
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
 
@@ -59,7 +62,15 @@ class Chatbot:
             raise ModelError(
                 f"{found}: the checkpoint does not match config.json; retrain"
             ) from None
-        return cls(model, vocab, folder)
+        bot = cls(model, vocab, folder)
+        chat = model_dir.chat_decoding()
+        if chat is not None:
+            try:
+                DecodeSettings(**chat)
+            except (TypeError, ChatbotError) as exc:  # an unknown key, or a bad value
+                raise ModelError(f"{folder / 'decoding.json'}: {exc}") from None
+            bot.chat_decoding = chat
+        return bot
 
     def reset_hidden_state(self) -> None:
         """Forget the conversation: the next utterance starts from zeros."""

@@ -62,6 +62,12 @@ class ModelDir:
         write_atomic(self.config_path, config.to_json())
         vocab.save(self.vocab_path)
 
+    def chat_decoding(self) -> dict | None:
+        """The decoding measured best for chatting with this model (decoding.json,
+        written by scripts/choose_decoding.py --save), if there is one."""
+        path = self.path / "decoding.json"
+        return read_json(path, "the chat decoding") if path.is_file() else None
+
     def load(self) -> tuple[Config, Vocab]:
         if not self.exists():
             raise ModelError(f"{self.path} is not a model folder (no config.json)")

@@ -82,6 +82,11 @@ class Session:
         return self._bot.settings
 
     @property
+    def chat_decoding(self) -> dict:
+        """How a new chat with this model decodes (`Chatbot.chat_decoding`)."""
+        return self._bot.chat_decoding
+
+    @property
     def remember(self) -> bool:
         return self._bot.remember_state
 

@@ -8,7 +8,8 @@ untrained weights, so every greedy reply runs the full 20 tokens:
   a compiled graph per reply;
 - `beam5`: the same with beam=5;
 - `chat_default`: what `chatbot chat` uses unless told otherwise
-  (decode.CHAT_DEFAULT: sampling from the nucleus), and its p50 over greedy's;
+  (decode.CHAT_DEFAULT: low-temperature sampling with MMI, whose anti-language-model
+  runs a second decoder beside the first), and its p50 over greedy's;
 - `baseline_predict_loop`: the decoding loop of the Keras lstm_seq2seq
   example: one `decoder_model.predict()` per generated token, with the
   same layers and weights.
@@ -124,7 +125,7 @@ def main() -> None:
     memory, state = decoder.read(tf.constant([[5, 6, 7, 8, 9]], tf.int32), model.zero_state(1))
     greedy = DecodeSettings(max_length=20, min_length=20)  # untrained: force full-length replies
     beam = DecodeSettings(beam=5, max_length=20, min_length=20)
-    chat = DecodeSettings(max_length=20, min_length=20, **CHAT_DEFAULT)
+    chat = DecodeSettings(**{**CHAT_DEFAULT, "max_length": 20, "min_length": 20})
     lengths = {
         "greedy": len(decoder.reply(state, memory, greedy)),
         "beam5": len(decoder.reply(state, memory, beam)),

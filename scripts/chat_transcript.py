@@ -46,12 +46,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from chatbot import Chatbot
-    from chatbot.decode import CHAT_DEFAULT
     from chatbot.session import Session
 
     random.seed(0)  # the session draws each sampled reply from Python's random
     session = Session(Chatbot.load(args.model, db=args.db), None, args.model)
-    session.configure(CHAT_DEFAULT)
+    session.configure(session.chat_decoding)
     print("```")
     for line in LINES:
         print(f"you> {line}")

@@ -7,11 +7,16 @@ For each candidate: unigram F1 and BLEU-2 against the human reply, distinct-1/2,
 the top-10 reply share, the average length, and the median milliseconds per
 reply. The winner is the candidate with the best F1 among those with top-10
 share <= 10% and distinct-2 >= 0.15 whose F1 is no worse than greedy's (issue
-17's bar); if none qualifies, the one with the lowest top-10 share whose F1 is
-no worse than greedy's. Prints one JSON object.
+17's bar); if none qualifies, the one with the lowest top-10 share whose F1
+is no worse than greedy's. Candidates with MMI over the whole reply
+(mmi_tokens 20) are measured but never chosen: in a chat they repeat content
+words ("french french french strawberry"). Prints one JSON object.
+
+With --save, the winner is written to the model folder's decoding.json, and
+`chatbot chat` decodes a new conversation with that model that way.
 
 usage: python scripts/choose_decoding.py --model dd --corpus dd [--split valid]
-       [--conversations 200] [--db chatbot.db]
+       [--conversations 1000] [--db chatbot.db] [--save]
 """
 
 from __future__ import annotations
@@ -40,6 +45,31 @@ CANDIDATES = {
     "sample-t0.7-p0.9-mmi0.3": {"temperature": 0.7, "top_p": 0.9, "mmi": 0.3},
     "sample-t1.0-p0.9-mmi0.5": {"temperature": 1.0, "top_p": 0.9, "mmi": 0.5},
     "sample-t0.5-p0.9-mmi0.3": {"temperature": 0.5, "top_p": 0.9, "mmi": 0.3},
+    # Low-temperature sampling on top of MMI: MMI lifts greedy's F1, the draw its variety.
+    "sample-t0.3-mmi0.5": {"temperature": 0.3, "mmi": 0.5},
+    "sample-t0.4-p0.9-mmi0.5": {"temperature": 0.4, "top_p": 0.9, "mmi": 0.5},
+    "sample-t0.5-p0.9-mmi0.5": {"temperature": 0.5, "top_p": 0.9, "mmi": 0.5},
+    "sample-t0.3-mmi0.7": {"temperature": 0.3, "mmi": 0.7},
+    "sample-t0.2-mmi0.5": {"temperature": 0.2, "mmi": 0.5},
+    "sample-t0.3-p0.7-mmi0.5": {"temperature": 0.3, "top_p": 0.7, "mmi": 0.5},
+    "sample-t0.5-p0.5-mmi0.5": {"temperature": 0.5, "top_p": 0.5, "mmi": 0.5},
+    "sample-t0.3-mmi0.5-all": {"temperature": 0.3, "mmi": 0.5, "mmi_tokens": 20},
+    "greedy-mmi0.5-all": {"mmi": 0.5, "mmi_tokens": 20},
+    "greedy-mmi0.5-min3": {"mmi": 0.5, "min_length": 3},
+    "greedy-mmi0.5-min4": {"mmi": 0.5, "min_length": 4},
+    "sample-t0.2-mmi0.5-min3": {"temperature": 0.2, "mmi": 0.5, "min_length": 3},
+    "sample-t0.3-min4": {"temperature": 0.3, "min_length": 4},
+    "sample-t0.5-p0.9-min4": {"temperature": 0.5, "top_p": 0.9, "min_length": 4},
+    "sample-t0.7-p0.9-min4": {"temperature": 0.7, "top_p": 0.9, "min_length": 4},
+    "sample-t0.2-mmi0.5-min4": {"temperature": 0.2, "mmi": 0.5, "min_length": 4},
+    "sample-t0.3-mmi0.5-min4": {"temperature": 0.3, "mmi": 0.5, "min_length": 4},
+    "sample-t0.4-p0.9-mmi0.5-min4": {"temperature": 0.4, "top_p": 0.9, "mmi": 0.5, "min_length": 4},
+    "sample-t0.3-mmi0.5-all-min4": {
+        "temperature": 0.3,
+        "mmi": 0.5,
+        "mmi_tokens": 20,
+        "min_length": 4,
+    },
     # Sample-and-rank: several draws, the best-scored kept.
     "rank4-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 4},
     "rank8-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 8},
@@ -71,6 +101,7 @@ def choose(results: dict) -> str:
     floor = results["greedy"]["f1"]
     fair = {k: r for k, r in results.items() if r["f1"] >= floor}
     good = {k: r for k, r in fair.items() if r["generic_rate"] <= 0.10 and r["distinct_2"] >= 0.15}
+    good = {k: r for k, r in good.items() if CANDIDATES[k].get("mmi_tokens", 5) <= 5}
     if good:
         return max(good, key=lambda k: good[k]["f1"])
     return min(fair, key=lambda k: fair[k]["generic_rate"])
@@ -81,9 +112,15 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--split", default="valid")
-    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--db", default=None)
     parser.add_argument("--only", nargs="*", help="candidate names (default: all)")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="write the winner to the model folder's decoding.json, which `chatbot chat` "
+        "then uses for that model instead of decode.CHAT_DEFAULT",
+    )
     args = parser.parse_args()
 
     from dataclasses import replace
@@ -111,6 +148,11 @@ def main() -> None:
             flush=True,
             file=sys.stderr,
         )
+    chosen = choose(results) if "greedy" in results else None
+    if args.save and chosen:
+        from chatbot.files import write_atomic
+
+        write_atomic(bot.path / "decoding.json", json.dumps(CANDIDATES[chosen]) + "\n")
     print(
         json.dumps(
             {
@@ -121,7 +163,7 @@ def main() -> None:
                 "exchanges": results["greedy"]["replies"] if "greedy" in results else None,
                 "candidates": {k: CANDIDATES[k] for k in results},
                 "results": results,
-                "chosen": choose(results) if "greedy" in results else None,
+                "chosen": chosen,
             },
             indent=1,
         )

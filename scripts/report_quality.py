@@ -73,13 +73,12 @@ def chat_default_report(bot, store, seed: int) -> dict:
     draws seeded), scored against the human replies like greedy's."""
     from dataclasses import replace
 
-    from chatbot.decode import CHAT_DEFAULT
     from chatbot.evaluation.reply_metrics import reply_metrics
     from chatbot.evaluation.reports import generate_replies, split_conversations
 
     convs, _ = split_conversations(store, "dd", "test", bot.vocab, bot.config.max_len)
     greedy = bot.settings
-    bot.settings = replace(greedy, **CHAT_DEFAULT)
+    bot.settings = replace(greedy, **bot.chat_decoding)
     try:
         replies = generate_replies(bot, convs, progress("chat replies", len(convs)), seed)
     finally:
@@ -87,7 +86,7 @@ def chat_default_report(bot, store, seed: int) -> dict:
     humans = [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
     metrics = reply_metrics(replies, humans)
     keys = ("distinct_1", "distinct_2", "generic_rate", "f1", "bleu_2", "average_length")
-    return {"decoding": CHAT_DEFAULT, **{k: metrics[k] for k in keys}}
+    return {"decoding": bot.chat_decoding, **{k: metrics[k] for k in keys}}
 
 
 def progress(label: str, total: int):

@@ -169,6 +169,30 @@ def test_no_line_escapes_the_error_boundary(session, line):
     assert session.respond("hello")
 
 
+def test_a_model_chats_with_its_own_measured_decoding_or_the_default(tmp_path):
+    import json
+    import shutil
+
+    from chatbot import Chatbot
+    from chatbot.checkpoint import STARTER
+    from chatbot.decode import CHAT_DEFAULT
+    from chatbot.errors import ModelError
+
+    assert Chatbot.load("starter").chat_decoding == json.loads(
+        (STARTER / "decoding.json").read_text()
+    )
+    folder = tmp_path / "m"
+    shutil.copytree(STARTER, folder)
+    (folder / "decoding.json").unlink()
+    assert Chatbot.load(folder).chat_decoding == CHAT_DEFAULT  # none measured: the default
+    (folder / "decoding.json").write_text(json.dumps({"beam": 4, "mmi": 0.3}))
+    assert Chatbot.load(folder).chat_decoding == {"beam": 4, "mmi": 0.3}
+    for bad, message in (({"beam": 0}, "beam must be"), ({"colour": 1}, "colour")):
+        (folder / "decoding.json").write_text(json.dumps(bad))
+        with pytest.raises(ModelError, match=message):
+            Chatbot.load(folder)
+
+
 def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
     import subprocess
     import sys
@@ -184,11 +208,14 @@ def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 
+    # The starter decodes a new chat as its decoding.json says.
     first = chat(lines="hello\n/state\n")
     assert "bot> " in first and "temperature 0.7, top-k 0, top-p 0.9" in first
+    assert "mmi 0.0 over 5 words, length 1-" in first
     resumed = chat("--resume", "1", lines="/state\n")
     assert (
-        "Resumed transcript 1: 1 exchanges; remember-state on, beam 1, temperature 0.7." in resumed
+        "Resumed transcript 1: 1 exchanges; remember-state on, beam 1, temperature 0.7, "
+        "mmi 0.0, min-length 1." in resumed
     )
     greedy = chat("--beam", "3", "--no-remember-state", lines="/state\n")
     assert "remember-state off" in greedy and "beam 3, temperature 0.0" in greedy

@@ -49,7 +49,6 @@ def chat(
     """
     from .. import repl
     from ..bot import Chatbot
-    from ..decode import CHAT_DEFAULT
     from ..session import Session
     from ..store import default_home
 
@@ -62,14 +61,14 @@ def chat(
             session.resume(resume_id)
         overrides = given(beam=beam, temperature=temperature, remember_state=remember_state)
         if resume_id is None and beam is None and temperature is None:
-            overrides = {**CHAT_DEFAULT, **overrides}  # a new chat: the measured default
+            overrides = {**session.chat_decoding, **overrides}  # a new chat: as measured
         session.configure(overrides)
         if resume_id is not None:
             s = session.settings
             click.echo(
                 f"Resumed transcript {resume_id}: {len(session.history)} exchanges; "
                 f"remember-state {'on' if session.remember else 'off'}, beam {s.beam}, "
-                f"temperature {s.temperature}."
+                f"temperature {s.temperature}, mmi {s.mmi}, min-length {s.min_length}."
             )
         home = default_home()
         home.mkdir(parents=True, exist_ok=True)
