@@ -116,6 +116,12 @@ class Chatbot:
         without memory the next `read` starts from zeros anyway)."""
         self.read(self.token_ids(text))
         ids = self.reply_ids(draw)
+        self.follow(ids)
+        return detokenize(self.vocab.decode(ids))
+
+    def follow(self, ids: list[int]) -> None:
+        """Feed the reply to the utterance just read into the state, on from that
+        utterance (never reset before it, even without memory: the next `read`
+        does that), as training reads a conversation's next utterance."""
         if ids:  # read like any utterance: the next `read` replaces the memory
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
-        return detokenize(self.vocab.decode(ids))

@@ -66,6 +66,6 @@ def replay_turns(
             bot.observe(user)
             new = bot.detokenized_reply(settings.get("draw"))
             loss, tokens = bot.score(stored)
-            bot.observe(stored)
+            bot.follow(bot.token_ids(stored))  # as the chat fed its reply
             yield conv_id, user, stored, new, perplexity(loss, tokens)
         bot.settings, bot.remember_state = defaults

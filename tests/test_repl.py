@@ -3,6 +3,7 @@ failing command, and a stored chat replays and resumes exactly."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 
 import numpy as np
@@ -51,6 +52,10 @@ def chat(session: Session) -> None:
 
 
 def test_replay_reproduces_every_reply_greedy_beam_or_sampled(session):
+    # The draws come from `random`: with seed 36 the sampled last turn read a state
+    # that the replay, feeding the replies after a remember-state=off turn with a
+    # reset, used to get wrong (it passed for 59 seeds of 60).
+    random.seed(36)
     chat(session)
     replayed = list(replay_turns(session.store, str(session.transcript_id), None))
     assert [new for *_, new, _ in replayed] == [reply for _, reply in session.history]
