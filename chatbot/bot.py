@@ -34,7 +34,7 @@ class Chatbot:
         self.settings = DecodeSettings().for_model(self.config.max_len)
         # How `chatbot chat` decodes a new conversation: the model's own measured
         # decoding (decoding.json) where it has one, else the measured default.
-        self.chat_decoding: dict = CHAT_DEFAULT
+        self.chat_decoding: dict = dict(CHAT_DEFAULT)
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
 
@@ -112,8 +112,7 @@ class Chatbot:
         return detokenize(self.vocab.decode(self.reply_ids(draw)))
 
     def respond(self, text: str, draw: int | None = None) -> str:
-        """Read `text`, reply, and feed the reply into the state (as in training;
-        without memory the next `read` starts from zeros anyway)."""
+        """Read `text`, reply, and feed the reply into the state (`follow`)."""
         self.read(self.token_ids(text))
         ids = self.reply_ids(draw)
         self.follow(ids)

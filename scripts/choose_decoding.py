@@ -8,9 +8,9 @@ the top-10 reply share, the average length, and the median milliseconds per
 reply. The winner is the candidate with the best F1 among those with top-10
 share <= 10% and distinct-2 >= 0.15 whose F1 is no worse than greedy's (issue
 17's bar); if none qualifies, the one with the lowest top-10 share whose F1
-is no worse than greedy's. Candidates with MMI over the whole reply
-(mmi_tokens 20) are measured but never chosen: in a chat they repeat content
-words ("french french french strawberry"). Prints one JSON object.
+is no worse than greedy's. Candidates with MMI over more than MMI_TOKENS
+words (the whole reply) are measured but never chosen: in a chat they repeat
+content words ("french french french strawberry"). Prints one JSON object.
 
 With --save, the winner is written to the model folder's decoding.json, and
 `chatbot chat` decodes a new conversation with that model that way.
@@ -30,6 +30,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# The most words MMI may score in a chosen decoding (Li et al.'s γ, DecodeSettings'
+# default): over the whole reply it repeated content words in a chat.
+MMI_TOKENS = 5
 CANDIDATES = {
     "greedy": {},
     "beam5": {"beam": 5},
@@ -99,9 +102,12 @@ def measure(bot, conversations, settings) -> dict:
 
 def choose(results: dict) -> str:
     floor = results["greedy"]["f1"]
-    fair = {k: r for k, r in results.items() if r["f1"] >= floor}
+    fair = {
+        k: r
+        for k, r in results.items()
+        if r["f1"] >= floor and CANDIDATES[k].get("mmi_tokens", MMI_TOKENS) <= MMI_TOKENS
+    }
     good = {k: r for k, r in fair.items() if r["generic_rate"] <= 0.10 and r["distinct_2"] >= 0.15}
-    good = {k: r for k, r in good.items() if CANDIDATES[k].get("mmi_tokens", 5) <= 5}
     if good:
         return max(good, key=lambda k: good[k]["f1"])
     return min(fair, key=lambda k: fair[k]["generic_rate"])

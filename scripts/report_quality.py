@@ -297,8 +297,9 @@ def main() -> None:
     parser.add_argument(
         "--chat-default-only",
         action="store_true",
-        help="re-measure only the chat default decoding (decode.CHAT_DEFAULT) on the cached "
-        "stateful model, keep the rest of results.json, and rewrite the docs",
+        help="re-measure only the chat decoding (the model's decoding.json, else "
+        "decode.CHAT_DEFAULT) on the cached stateful model, keep the rest of results.json, "
+        "and rewrite the docs",
     )
     args = parser.parse_args()
     if not DAILYDIALOG.is_dir():
