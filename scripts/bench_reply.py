@@ -9,13 +9,17 @@ untrained weights, so every greedy reply runs the full 20 tokens:
 - `beam5`: the same with beam=5;
 - `chat_default`: what `chatbot chat` uses unless told otherwise
   (decode.CHAT_DEFAULT: low-temperature sampling with MMI, whose anti-language-model
-  runs a second decoder beside the first), and its p50 over greedy's;
+  runs as extra rows of the decoder for the first five words), and its p50
+  over greedy's;
 - `baseline_predict_loop`: the decoding loop of the Keras lstm_seq2seq
   example: one `decoder_model.predict()` per generated token, with the
   same layers and weights.
 
-Also the time from starting `chatbot chat` to its first prompt (in a
-pseudo-terminal, starter model). Prints one JSON object.
+Also the first chat_default reply to an utterance of a length not seen
+before (`chat_default_first_reply_new_length_ms`: XLA compiles per input
+shape, so this shows whether a chat recompiles), and the time from starting
+`chatbot chat` to its first prompt (in a pseudo-terminal, starter model).
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -146,6 +150,14 @@ def main() -> None:
             time_replies(lambda: decoder.reply(state, memory, chat), args.replies)
         ),
     }
+    # A chat's utterances vary in length; the first reply after one of a length not
+    # seen before must not wait for a new compilation.
+    memory, state = decoder.read(tf.constant([[5, 6, 7, 8, 9, 10, 11]], tf.int32), state)
+    start = time.perf_counter()
+    decoder.reply(state, memory, chat)
+    result["chat_default_first_reply_new_length_ms"] = round(
+        (time.perf_counter() - start) * 1000, 3
+    )
     result["chat_default_over_greedy_p50"] = round(
         result["chat_default"]["p50_ms"] / result["greedy"]["p50_ms"], 2
     )

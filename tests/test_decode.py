@@ -199,10 +199,11 @@ def test_nucleus_is_exact_when_small_and_capped_when_flat():
     assert flat.sum() == NUCLEUS_MAX
 
 
-def test_gumbel_max_samples_the_softmax():
-    from chatbot.decode import _gumbel_max
+def test_draw_samples_the_softmax_and_never_a_masked_word():
+    from chatbot.decode import NEG_INF, _draw
 
-    probs = [0.5, 0.3, 0.15, 0.05]
-    logits = tf.math.log(tf.constant([probs]))
-    draws = [int(_gumbel_max(logits, tf.constant([7, i]))[0]) for i in range(4000)]
-    np.testing.assert_allclose(np.bincount(draws, minlength=4) / 4000, probs, atol=0.03)
+    probs = [0.0, 0.5, 0.3, 0.0, 0.15, 0.05, 0.0]  # masked words first, between, last
+    logits = tf.where(tf.constant([probs]) > 0, tf.math.log(tf.constant([probs])), NEG_INF)
+    draws = [int(_draw(logits, tf.constant([7, i]))[0]) for i in range(4000)]
+    np.testing.assert_allclose(np.bincount(draws, minlength=7) / 4000, probs, atol=0.03)
+    assert {0, 3, 6}.isdisjoint(draws)
