@@ -98,6 +98,10 @@ class Chatbot:
         (`draw`: see Decoder.reply). The state is left unchanged."""
         return self.decoder.reply(self.state, self.memory, self.settings, draw)
 
+    def warm_up(self) -> None:
+        """Compile the reply for the current settings now rather than at the first reply."""
+        self.decoder.warm_up(self.settings)
+
     def score(self, reply: str) -> tuple[float, int]:
         """(summed negative log-likelihood, tokens) of `reply` and <end> given the current state."""
         ids = self.token_ids(reply)[: self.config.max_len - 1]

@@ -7,8 +7,10 @@ one line and the loop goes on. The REPL talks to the `Session` only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,10 +143,28 @@ def handle_safely(session: Session, line: str) -> bool:
     return False
 
 
+def _warm_up(session: Session) -> None:
+    # Only a head start: if it fails, the first reply compiles (and reports) anyway.
+    with contextlib.suppress(Exception):
+        session.warm_up()
+
+
 def run(session: Session, history_file: Path | None = None, **prompt_args: object) -> None:
     history = FileHistory(str(history_file)) if history_file else InMemoryHistory()
     prompt: PromptSession[str] = PromptSession(history=history, **prompt_args)  # type: ignore[arg-type]
     say(f"Chatting with {session.model_name}. /help for commands, Ctrl-D to leave.")
+    # While the user types the first line, compile the reply (a first reply waited
+    # ~3 s for XLA). A line sent sooner waits for the same compilation, no longer.
+    warming = threading.Thread(target=_warm_up, args=(session,), daemon=True)
+    warming.start()
+    try:
+        _loop(session, prompt)
+    finally:
+        # Leaving while TensorFlow still compiles in the thread aborted the process.
+        warming.join()
+
+
+def _loop(session: Session, prompt: PromptSession[str]) -> None:
     while True:
         try:
             line = prompt.prompt("you> ").strip()

@@ -121,6 +121,10 @@ class Session:
             f"length {s.min_length}-{s.max_length}",
         ]
 
+    def warm_up(self) -> None:
+        """Compile the model's reply ahead of the first exchange (`Chatbot.warm_up`)."""
+        self._bot.warm_up()
+
     def switch_model(self, name: str) -> None:
         """Talk to another model from now on, with the same settings, in a new conversation."""
         db = self.store.path if self.store else None

@@ -224,3 +224,15 @@ def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
     )
     greedy = chat("--beam", "3", "--no-remember-state", lines="/state\n")
     assert "remember-state off" in greedy and "beam 3, temperature 0.0" in greedy
+
+
+def test_warm_up_compiles_the_reply_ahead_and_changes_no_reply():
+    from chatbot.decode import DecodeSettings
+
+    warmed, cold = Chatbot.load(STARTER), Chatbot.load(STARTER)
+    for bot in (warmed, cold):
+        bot.settings = DecodeSettings(**bot.chat_decoding).for_model(bot.config.max_len)
+    warmed.warm_up()
+    assert warmed.settings in warmed.decoder._compiled and not cold.decoder._compiled
+    # Sampled replies: a warm-up that used up a draw or touched the state would differ.
+    assert [warmed.respond(line) for line in LINES] == [cold.respond(line) for line in LINES]
