@@ -79,6 +79,7 @@ def _set(session: Session, arg: str) -> None:
         say(f"usage: /set KEY=VALUE with KEY one of: {REMEMBER}, {', '.join(SETTABLE)}")
         return
     session.set(key, value)
+    warm_up_in_background(session)
     say(f"({key} = {value})")
 
 
@@ -101,6 +102,7 @@ def _model(session: Session, arg: str) -> None:
         say(f"(model {session.model_name}; usage: /model NAME)")
         return
     session.switch_model(name)
+    warm_up_in_background(session)
     say(f"(now talking to {printable(name)}: a new conversation)")
 
 
@@ -143,8 +145,21 @@ def handle_safely(session: Session, line: str) -> bool:
     return False
 
 
+WARM_UP_THREAD = "chatbot-warm-up"
+
+
+def warm_up_in_background(session: Session) -> None:
+    """Compile the session's reply in a thread while the user types: XLA takes 1-3 s
+    for each decoding setting, which the first reply after a start, a `/set` or a
+    `/model` would otherwise wait for (a line sent sooner waits for the same
+    compilation, no longer). Not a daemon thread: the interpreter waits for it at
+    exit, since leaving while TensorFlow compiled in a daemon thread aborted the
+    process."""
+    threading.Thread(target=_warm_up, args=(session,), name=WARM_UP_THREAD).start()
+
+
 def _warm_up(session: Session) -> None:
-    # Only a head start: if it fails, the first reply compiles (and reports) anyway.
+    # Only a head start: if it fails, the next reply compiles (and reports) anyway.
     with contextlib.suppress(Exception):
         session.warm_up()
 
@@ -153,18 +168,7 @@ def run(session: Session, history_file: Path | None = None, **prompt_args: objec
     history = FileHistory(str(history_file)) if history_file else InMemoryHistory()
     prompt: PromptSession[str] = PromptSession(history=history, **prompt_args)  # type: ignore[arg-type]
     say(f"Chatting with {session.model_name}. /help for commands, Ctrl-D to leave.")
-    # While the user types the first line, compile the reply (a first reply waited
-    # ~3 s for XLA). A line sent sooner waits for the same compilation, no longer.
-    warming = threading.Thread(target=_warm_up, args=(session,), daemon=True)
-    warming.start()
-    try:
-        _loop(session, prompt)
-    finally:
-        # Leaving while TensorFlow still compiles in the thread aborted the process.
-        warming.join()
-
-
-def _loop(session: Session, prompt: PromptSession[str]) -> None:
+    warm_up_in_background(session)
     while True:
         try:
             line = prompt.prompt("you> ").strip()

@@ -236,3 +236,14 @@ def test_warm_up_compiles_the_reply_ahead_and_changes_no_reply():
     assert warmed.settings in warmed.decoder._compiled and not cold.decoder._compiled
     # Sampled replies: a warm-up that used up a draw or touched the state would differ.
     assert [warmed.respond(line) for line in LINES] == [cold.respond(line) for line in LINES]
+
+
+def test_set_compiles_the_new_setting_while_the_user_types(session):
+    import threading
+
+    repl.handle(session, "/set temperature=0.4")
+    for thread in threading.enumerate():
+        if thread.name == repl.WARM_UP_THREAD:
+            thread.join(timeout=300)
+    assert session.settings.temperature == 0.4
+    assert session.settings in session._bot.decoder._compiled  # compiled before any reply
