@@ -3,7 +3,9 @@
 The loop over words runs inside a `tf.function` (a `tf.while_loop` after
 AutoGraph), so a reply costs one call from Python, not one per word. A
 `Decoder` compiles one function per `DecodeSettings` the first time it is
-used and reuses it for every later reply.
+used (or at `warm_up`) and reuses it for every later reply; the utterance
+being answered is padded to the model's `max_len`, so every reply of a
+setting has one shape and XLA compiles it once.
 
 - greedy: the most likely word each step (`beam=1`, `temperature=0`);
 - sampling: `temperature > 0`, optionally restricted to the `top_k` words or
@@ -19,8 +21,8 @@ used and reuses it for every later reply.
   log p(word | conversation) - λ log p(word), maximum mutual information in
   Li et al.'s (2016) anti-language-model form: words that any conversation
   would get ("i", "'m", "sorry") lose to words this one calls for. p(word) is
-  the same decoder run from a zero state with nothing to attend over, in step
-  with the real one inside the same compiled loop.
+  the same decoder run from a zero state with nothing to attend over, as
+  extra rows of the real one's decoder call over those first words.
 """
 
 from __future__ import annotations
