@@ -182,12 +182,12 @@ def test_sample_and_rank_keeps_the_best_scored_draw(starter):
 
 
 def test_nucleus_is_exact_when_small_and_capped_when_flat():
-    from chatbot.decode import NUCLEUS_MAX, _restrict
+    from chatbot.word_choice import NUCLEUS_MAX, restrict
 
     rng = np.random.default_rng(0)
     for scale in (6.0, 8.0, 12.0):
         logits = rng.normal(size=(1, 5000)).astype(np.float32) * scale
-        kept = _restrict(tf.constant(logits), 0, 0.9).numpy() > -1e8
+        kept = restrict(tf.constant(logits), 0, 0.9).numpy() > -1e8
         ordered = np.sort(logits[0])[::-1]
         probs = np.exp(ordered - ordered.max())
         probs /= probs.sum()
@@ -195,15 +195,15 @@ def test_nucleus_is_exact_when_small_and_capped_when_flat():
         assert exact < NUCLEUS_MAX and kept.sum() == exact
         assert logits[0][kept[0]].min() == ordered[exact - 1]
     nearly_flat = tf.constant(rng.normal(size=(1, 5000)).astype(np.float32) * 0.01)
-    flat = _restrict(nearly_flat, 0, 0.9).numpy() > -1e8
+    flat = restrict(nearly_flat, 0, 0.9).numpy() > -1e8
     assert flat.sum() == NUCLEUS_MAX
 
 
 def test_draw_samples_the_softmax_and_never_a_masked_word():
-    from chatbot.decode import NEG_INF, _draw
+    from chatbot.word_choice import NEG_INF, draw
 
     probs = [0.0, 0.5, 0.3, 0.0, 0.15, 0.05, 0.0]  # masked words first, between, last
     logits = tf.where(tf.constant([probs]) > 0, tf.math.log(tf.constant([probs])), NEG_INF)
-    draws = [int(_draw(logits, tf.constant([7, i]))[0]) for i in range(4000)]
+    draws = [int(draw(logits, tf.constant([7, i]))[0]) for i in range(4000)]
     np.testing.assert_allclose(np.bincount(draws, minlength=7) / 4000, probs, atol=0.03)
     assert {0, 3, 6}.isdisjoint(draws)

@@ -1,0 +1,66 @@
+"""How a reply step's scores over the vocabulary become its next word: n-gram
+blocking, top-k / nucleus restriction, and drawing a sample. Pure functions
+on [rows, vocab] tensors, used inside decode.py's compiled reply loop."""
+
+from __future__ import annotations
+
+from ._tf import tf
+
+NEG_INF = -1e9  # the score of a word that must not be chosen
+NUCLEUS_MAX = 256  # the most words nucleus (top-p) sampling keeps
+
+
+def block_ngrams(logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, n: int) -> tf.Tensor:
+    """Forbid any word that would repeat an n-gram already in the reply (rows x vocab)."""
+    if n == 1:
+        banned = generated
+        valid = tf.range(tf.shape(generated)[1])[None, :] < step
+    else:
+        # Every earlier run of n - 1 words that equals the last n - 1 words bans
+        # the word that followed it.
+        starts = tf.range(tf.shape(generated)[1] - n + 1)
+        prefix = tf.gather(generated, tf.maximum(step - n + 1, 0) + tf.range(n - 1), axis=1)
+        runs = tf.gather(generated, starts[:, None] + tf.range(n - 1)[None, :], axis=1)
+        matches = tf.reduce_all(tf.equal(runs, prefix[:, None, :]), axis=-1)
+        valid = matches & (starts[None, :] + n - 1 < step) & (step >= n - 1)
+        banned = tf.gather(generated, starts + n - 1, axis=1)
+    hits = tf.one_hot(banned, tf.shape(logits)[-1]) * tf.cast(valid, tf.float32)[..., None]
+    return tf.where(tf.reduce_max(hits, axis=1) > 0, NEG_INF, logits)
+
+
+def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """A sample from softmax(logits) per row, by inverting its cumulative distribution
+    at one uniform number: the first word whose cumulative probability reaches it.
+    The same distribution as tf.random.stateless_categorical, which under XLA on a
+    CPU cost ~3.5 ms a word at a vocabulary of 8,000, and as argmax(logits + Gumbel
+    noise), which draws a number per word (0.3 ms a word, more than the greedy step
+    itself); this costs 0.02 ms. A word of probability 0 (masked) is never drawn."""
+    cumulative = tf.cumsum(tf.nn.softmax(logits), axis=-1)
+    uniform = tf.random.stateless_uniform(
+        [tf.shape(logits)[0], 1], seed, minval=1e-12, maxval=1.0, alg="philox"
+    )
+    # Scaled by the total, which rounding keeps from being exactly 1: below it, so
+    # the count of words passed is always a valid id.
+    passed = cumulative < uniform * cumulative[:, -1:]
+    return tf.reduce_sum(tf.cast(passed, tf.int32), axis=-1)
+
+
+def restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:
+    """Keep the `top_k` largest logits and the smallest set reaching probability `top_p`."""
+    if 0 < top_k < logits.shape[-1]:  # a k beyond the vocabulary keeps every word
+        kth = tf.math.top_k(logits, k=top_k).values[:, -1:]
+        logits = tf.where(logits < kth, NEG_INF, logits)
+    if top_p < 1.0:
+        # Only the NUCLEUS_MAX likeliest words are sorted (a full sort of the vocabulary
+        # every word made a sampled reply 20x slower than a greedy one); their
+        # probabilities are under the whole vocabulary's softmax, so the nucleus is
+        # exact unless it would hold more words than that.
+        k = min(NUCLEUS_MAX, logits.shape[-1])
+        ordered = tf.math.top_k(logits, k=k).values
+        probs = tf.exp(ordered - tf.reduce_logsumexp(logits, axis=-1, keepdims=True))
+        cumulative = tf.cumsum(probs, axis=-1, exclusive=True)
+        cutoff = tf.reduce_min(
+            tf.where(cumulative < top_p, ordered, -NEG_INF), axis=-1, keepdims=True
+        )
+        logits = tf.where(logits < cutoff, NEG_INF, logits)
+    return logits
