@@ -194,97 +194,95 @@ class Decoder:
         return self.model.logits(hidden[:, -1]), state
 
     def _step(
-        self,
-        tokens: tf.Tensor,
-        state: State,
-        lm_state: State,
-        memory: Memory,
-        s: DecodeSettings,
-        with_lm: bool,
-    ) -> tuple[tf.Tensor, State, tf.Tensor | float, State]:
-        """The next word's logits and state; `with_lm`, also λ log p(word) and the
-        language model's state (MMI-antiLM).
+        self, carry: dict, memory: Memory, step: tf.Tensor, s: DecodeSettings, with_lm: bool
+    ) -> tuple[tf.Tensor, State, State]:
+        """Log-probabilities of the next word for each row of `carry` (adjusted, and with
+        `with_lm` less λ log p(word): MMI-antiLM), the rows' new state and the language
+        model's.
 
         p(word) is the decoder from a zero state with nothing to attend over,
-        advanced by the same `tokens`. It runs as extra rows of the reply's own
-        decoder call, which costs little more than the reply's rows alone.
+        advanced by the same tokens. It runs as extra rows of the reply's own
+        decoder call (`memory` then holds them too: `_with_lm_rows`), which costs
+        little more than the reply's rows alone.
         """
-        if not with_lm:
+        tokens, state, lm_state = carry["tokens"], carry["state"], carry["lm_state"]
+        if with_lm:
+            rows = tokens.shape[0]  # static, so the loop keeps its shapes
+            both = [tf.concat([x, y], 0) for x, y in zip(state, lm_state, strict=True)]
+            logits, both = self._next_logits(tf.concat([tokens, tokens], 0), both, memory)
+            anti = s.mmi * tf.nn.log_softmax(logits[rows:])
+            logits, state, lm_state = (
+                logits[:rows],
+                [x[:rows] for x in both],
+                [x[rows:] for x in both],
+            )
+        else:
             logits, state = self._next_logits(tokens, state, memory)
-            return logits, state, 0.0, lm_state
-        rows = tokens.shape[0]  # static, so the loop keeps its shapes
-        # All-masked memory attends to nothing: context 0, as model.no_memory.
-        both_memory = tuple(tf.concat([m, tf.zeros_like(m)], 0) for m in memory)
-        both_state = [tf.concat([x, y], 0) for x, y in zip(state, lm_state, strict=True)]
-        logits, both_state = self._next_logits(
-            tf.concat([tokens, tokens], 0), both_state, both_memory
-        )
-        anti = s.mmi * tf.nn.log_softmax(logits[rows:])
-        return logits[:rows], [x[:rows] for x in both_state], anti, [x[rows:] for x in both_state]
+            anti = 0.0
+        logp = tf.nn.log_softmax(self._adjust(logits, carry["sequences"], step, s)) - anti
+        return logp, state, lm_state
+
+    def _loop(self, carry: dict, memory: Memory, s: DecodeSettings, advance) -> dict:
+        """`carry` after `advance(carry, memory, step, with_lm)` for each word, until every
+        row has finished or `max_length`; MMI's language model only over the first
+        words, in a loop of its own (one loop with a tf.cond inside cost 0.08 ms a
+        word after them, a quarter of a greedy word)."""
+        lm_words = min(s.mmi_tokens, s.max_length) if s.mmi else 0
+        for first, end, with_lm in [(0, lm_words, True), (lm_words, s.max_length, False)]:
+            if end <= first:
+                continue
+            phase_memory = _with_lm_rows(memory) if with_lm else memory
+            step = tf.constant(first)
+            while step < end and not tf.reduce_all(carry["finished"]):
+                carry = advance(carry, phase_memory, step, with_lm)
+                step += 1
+        return carry
 
     def _sample(
         self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings
     ) -> tf.Tensor:
         """Greedy or sampled: `samples` replies drawn side by side, the best-scored kept."""
         rows = s.samples
-        memory = (tf.tile(memory[0], [rows, 1, 1]), tf.tile(memory[1], [rows, 1]))
         reply = {
-            "token": tf.fill([rows], START_ID),
+            "tokens": tf.fill([rows], START_ID),
             "state": [tf.tile(x, [rows, 1]) for x in state],
             "lm_state": self.model.zero_state(rows),
-            "generated": tf.zeros([rows, s.max_length], tf.int32),
+            "sequences": tf.zeros([rows, s.max_length], tf.int32),
             "finished": tf.zeros([rows], tf.bool),
             "scores": tf.zeros([rows]),
             "lengths": tf.zeros([rows]),
             "length": tf.constant(0),
         }
-        for first, end, with_lm in _phases(s):
-            step = tf.constant(first)
-            while step < end and not tf.reduce_all(reply["finished"]):
-                reply = self._sample_step(reply, memory, step, seed, s, with_lm)
-                step += 1
+
+        def advance(reply: dict, memory: Memory, step: tf.Tensor, with_lm: bool) -> dict:
+            logp, state, lm_state = self._step(reply, memory, step, s, with_lm)
+            if s.temperature == 0:
+                token = tf.argmax(logp, axis=-1, output_type=tf.int32)
+            else:
+                token = draw(restrict(logp / s.temperature, s.top_k, s.top_p), seed + [0, step])
+            finished = reply["finished"]
+            token = tf.where(finished, PAD_ID, token)  # a finished reply stays as it is
+            live = tf.cast(~finished, tf.float32)
+            column = tf.stack([tf.range(rows), tf.fill([rows], step)], axis=1)
+            return {
+                "tokens": token,
+                "state": state,
+                "lm_state": lm_state,
+                "sequences": tf.tensor_scatter_nd_update(reply["sequences"], column, token),
+                "finished": finished | (token == END_ID),
+                "scores": reply["scores"] + live * tf.gather(logp, token, batch_dims=1),
+                "lengths": reply["lengths"] + live,
+                "length": step + 1,
+            }
+
+        reply = self._loop(reply, _tile_memory(memory, rows), s, advance)
         # Sample-and-rank (as Meena's): the draw the model scores best, ranked as
         # beam search ranks its hypotheses.
         best = _best(reply["scores"], reply["lengths"], s)
-        return reply["generated"][best, : reply["length"]]
-
-    def _sample_step(
-        self,
-        reply: dict,
-        memory: Memory,
-        step: tf.Tensor,
-        seed: tf.Tensor,
-        s: DecodeSettings,
-        with_lm: bool,
-    ) -> dict:
-        """One more word for each of `reply`'s rows."""
-        logits, state, anti, lm_state = self._step(
-            reply["token"], reply["state"], reply["lm_state"], memory, s, with_lm
-        )
-        logp = tf.nn.log_softmax(self._adjust(logits, reply["generated"], step, s)) - anti
-        if s.temperature == 0:
-            token = tf.argmax(logp, axis=-1, output_type=tf.int32)
-        else:
-            token = draw(restrict(logp / s.temperature, s.top_k, s.top_p), seed + [0, step])
-        finished = reply["finished"]
-        token = tf.where(finished, PAD_ID, token)  # a finished reply stays as it is
-        live = tf.cast(~finished, tf.float32)
-        rows = s.samples
-        column = tf.stack([tf.range(rows), tf.fill([rows], step)], axis=1)
-        return {
-            "token": token,
-            "state": state,
-            "lm_state": lm_state,
-            "generated": tf.tensor_scatter_nd_update(reply["generated"], column, token),
-            "finished": finished | (token == END_ID),
-            "scores": reply["scores"] + live * tf.gather(logp, token, batch_dims=1),
-            "lengths": reply["lengths"] + live,
-            "length": step + 1,
-        }
+        return reply["sequences"][best, : reply["length"]]
 
     def _beam(self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
         width = s.beam
-        memory = (tf.tile(memory[0], [width, 1, 1]), tf.tile(memory[1], [width, 1]))
         beams = {
             "tokens": tf.fill([width], START_ID),
             "state": [tf.tile(x, [width, 1]) for x in state],
@@ -296,51 +294,43 @@ class Decoder:
             "finished": tf.zeros([width], tf.bool),
             "lengths": tf.zeros([width], tf.float32),
         }
-        for first, end, with_lm in _phases(s):
-            step = tf.constant(first)
-            while step < end and not tf.reduce_all(beams["finished"]):
-                beams = self._beam_step(beams, memory, step, s, with_lm)
-                step += 1
+
+        def advance(beams: dict, memory: Memory, step: tf.Tensor, with_lm: bool) -> dict:
+            """Each beam extended by every word, the `beam` best kept."""
+            logp, state, lm_state = self._step(beams, memory, step, s, with_lm)
+            vocab = tf.shape(logp)[-1]
+            # A finished beam may only extend itself with <end>, at no cost.
+            only_end = tf.one_hot(END_ID, vocab, on_value=0.0, off_value=NEG_INF)
+            logp = tf.where(beams["finished"][:, None], only_end[None, :], logp)
+            flat_scores = tf.reshape(beams["scores"][:, None] + logp, [-1])
+            top_scores, flat = tf.math.top_k(flat_scores, k=width)
+            parent, tokens = flat // vocab, tf.cast(flat % vocab, tf.int32)
+            step_column = tf.stack([tf.range(width), tf.fill([width], step)], axis=1)
+            was_finished = tf.gather(beams["finished"], parent)
+            return {
+                "tokens": tokens,
+                "state": [tf.gather(x, parent) for x in state],
+                "lm_state": [tf.gather(x, parent) for x in lm_state],
+                "sequences": tf.tensor_scatter_nd_update(
+                    tf.gather(beams["sequences"], parent), step_column, tokens
+                ),
+                "scores": top_scores,
+                "finished": was_finished | (tokens == END_ID),
+                "lengths": tf.gather(beams["lengths"], parent) + tf.cast(~was_finished, tf.float32),
+            }
+
+        beams = self._loop(beams, _tile_memory(memory, width), s, advance)
         return beams["sequences"][_best(beams["scores"], beams["lengths"], s)]
 
-    def _beam_step(
-        self, beams: dict, memory: Memory, step: tf.Tensor, s: DecodeSettings, with_lm: bool
-    ) -> dict:
-        """Each beam extended by every word, the `beam` best kept."""
-        width = s.beam
-        logits, state, anti, lm_state = self._step(
-            beams["tokens"], beams["state"], beams["lm_state"], memory, s, with_lm
-        )
-        logp = tf.nn.log_softmax(self._adjust(logits, beams["sequences"], step, s)) - anti
-        vocab = tf.shape(logp)[-1]
-        # A finished beam may only extend itself with <end>, at no cost.
-        only_end = tf.one_hot(END_ID, vocab, on_value=0.0, off_value=NEG_INF)
-        logp = tf.where(beams["finished"][:, None], only_end[None, :], logp)
-        top_scores, flat = tf.math.top_k(tf.reshape(beams["scores"][:, None] + logp, [-1]), k=width)
-        parent, tokens = flat // vocab, tf.cast(flat % vocab, tf.int32)
-        step_column = tf.stack([tf.range(width), tf.fill([width], step)], axis=1)
-        was_finished = tf.gather(beams["finished"], parent)
-        return {
-            "tokens": tokens,
-            "state": [tf.gather(x, parent) for x in state],
-            "lm_state": [tf.gather(x, parent) for x in lm_state],
-            "sequences": tf.tensor_scatter_nd_update(
-                tf.gather(beams["sequences"], parent), step_column, tokens
-            ),
-            "scores": top_scores,
-            "finished": was_finished | (tokens == END_ID),
-            "lengths": tf.gather(beams["lengths"], parent) + tf.cast(~was_finished, tf.float32),
-        }
+
+def _tile_memory(memory: Memory, rows: int) -> Memory:
+    return tf.tile(memory[0], [rows, 1, 1]), tf.tile(memory[1], [rows, 1])
 
 
-def _phases(s: DecodeSettings) -> list[tuple[int, int, bool]]:
-    """(first step, end, with MMI's language model) for each loop over a reply's words.
-    The language model runs over the first `mmi_tokens` words only, in a loop of its
-    own: one loop with a tf.cond inside cost 0.08 ms a word after them, a quarter
-    of a greedy word."""
-    lm_words = min(s.mmi_tokens, s.max_length) if s.mmi else 0
-    phases = [(0, lm_words, True), (lm_words, s.max_length, False)]
-    return [phase for phase in phases if phase[1] > phase[0]]
+def _with_lm_rows(memory: Memory) -> Memory:
+    """`memory` followed by as many rows of the language model's: all masked, which
+    attends to nothing (context 0, as model.no_memory)."""
+    return tuple(tf.concat([m, tf.zeros_like(m)], 0) for m in memory)
 
 
 def _best(scores: tf.Tensor, lengths: tf.Tensor, s: DecodeSettings) -> tf.Tensor:

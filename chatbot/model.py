@@ -187,8 +187,6 @@ class Seq2Seq(keras.Model):
             x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
             kernel, bias, transpose = self.embedding.embeddings, self.output_bias, True
         else:
-            if not self.projection.built:
-                self.projection.build(hidden.shape)
             x, kernel, bias, transpose = hidden, self.projection.kernel, self.projection.bias, False
         scores = tf.matmul(tf.cast(x, dtype), tf.cast(kernel, dtype), transpose_b=transpose)
         # Subtracting the negated bias, not adding it: XLA (compiled decoding) fuses
@@ -211,6 +209,8 @@ class Seq2Seq(keras.Model):
         tokens = tf.ones([1, 2], dtype=tf.int32)
         memory, state = self.read(tokens, self.zero_state(1))
         hidden, _ = self.decode(tokens, state, memory)
+        if not self.config.tie_embeddings:  # `logits` reads its weights, never calls it
+            self.projection.build(hidden.shape)
         self.logits(hidden)
 
 

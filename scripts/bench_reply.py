@@ -152,9 +152,9 @@ def main() -> None:
     }
     # A chat's utterances vary in length; the first reply after one of a length not
     # seen before must not wait for a new compilation.
-    memory, state = decoder.read(tf.constant([[5, 6, 7, 8, 9, 10, 11]], tf.int32), state)
+    new_memory, new_state = decoder.read(tf.constant([[5, 6, 7, 8, 9, 10, 11]], tf.int32), state)
     start = time.perf_counter()
-    decoder.reply(state, memory, chat)
+    decoder.reply(new_state, new_memory, chat)
     result["chat_default_first_reply_new_length_ms"] = round(
         (time.perf_counter() - start) * 1000, 3
     )
