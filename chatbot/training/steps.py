@@ -26,7 +26,7 @@ from .average import WeightAverage
 from .checkpoints import TrainState
 from .distribute import Placement, gather_rows, per_replica, share
 from .optim import FusedAdam
-from .streams import ConversationSource, Window, bucketed, windows
+from .streams import ConversationSource, Window, bucketed, epoch_rng, shuffled, windows
 
 
 class Trainer:
@@ -204,10 +204,13 @@ class Trainer:
         c, p = self.config, self.placement
         streams = []
         for replica in p.local_ids:
-            texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
+            # Every worker shuffles the whole corpus alike (stream 0), then takes
+            # its share, so the cluster's epoch is the one-device run's order;
+            # each replica batches its share with a generator of its own.
+            order = shuffled(store.iter_conversations(corpus, "train"), epoch_rng(c.seed, epoch, 0))
+            texts = share(order, replica, p.replicas)  # texts, not ids: a smaller buffer
             convs = encoded_conversations(texts, self.vocab, c.max_len)
-            key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
-            rng = np.random.default_rng(key)
+            rng = epoch_rng(c.seed, epoch, 1 + replica)
             batches = bucketed(convs, self.local_batch, rng)
             streams.append(windows(batches, self.local_batch, c.bptt, c.chain, rng))
         return streams
