@@ -143,11 +143,11 @@ def bench_chatbot(store, vocab, cfg, convs, epochs, checks: int = 1) -> dict:
     import numpy as np
 
     from chatbot.training.steps import Trainer
-    from chatbot.training.streams import bucketed, epoch_rng, shuffled, windows
+    from chatbot.training.streams import bucketed, windows
 
     def epoch_windows(epoch: int):
-        rng = epoch_rng(cfg.seed, epoch, 1)  # as Trainer.train_streams
-        batches = bucketed(shuffled(convs, epoch_rng(cfg.seed, epoch, 0)), cfg.batch_size, rng)
+        rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
+        batches = bucketed(iter(convs), cfg.batch_size, rng)
         return windows(batches, cfg.batch_size, cfg.bptt, cfg.chain, rng)
 
     trainer = Trainer(cfg, vocab)

@@ -13,7 +13,7 @@ from chatbot.config import Config  # noqa: E402
 from chatbot.exchanges import encoded_conversations  # noqa: E402
 from chatbot.model import Seq2Seq, cross_entropy, masked_loss_sum  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
-from chatbot.training.streams import bucketed, shuffled, windows  # noqa: E402
+from chatbot.training.streams import bucketed, windows  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 from tests.conftest import WORDS  # noqa: E402
 
@@ -302,29 +302,6 @@ def test_batches_group_conversations_by_exchange_count():
     convs = [[([1], [2])] * n for n in (3, 1, 2, 1, 3, 2)]
     batches = list(bucketed(convs, 2, np.random.default_rng(0)))
     assert sorted(sorted(len(c) for c in b) for b in batches) == [[1, 1], [2, 2], [3, 3]]
-
-
-def test_shuffled_visits_every_item_once_in_a_new_order_holding_at_most_the_buffer():
-    read = []
-
-    def source(n):
-        for i in range(n):
-            read.append(i)
-            yield i
-
-    # All fit: a uniform permutation, repeatable from the generator's seed.
-    orders = [list(shuffled(source(50), np.random.default_rng(s), buffer=64)) for s in (0, 0, 1)]
-    assert sorted(orders[0]) == list(range(50)) and orders[0] == orders[1] != orders[2]
-    # A stream longer than the buffer: never more than the buffer held (and the
-    # item that just replaced the one handed out), and not the stored order.
-    read.clear()
-    out = []
-    for item in shuffled(source(1000), np.random.default_rng(0), buffer=100):
-        assert len(read) - len(out) <= 100 + 1
-        out.append(item)
-    assert sorted(out) == list(range(1000)) and out != list(range(1000))
-    # Items from the start travel beyond the buffer's reach, not only nearby.
-    assert max(out.index(i) for i in range(100)) > 2 * 100
 
 
 def test_dropout_only_in_training_on_the_decoder_and_repeatable_from_its_seed():

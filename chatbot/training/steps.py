@@ -26,7 +26,7 @@ from .average import WeightAverage
 from .checkpoints import TrainState
 from .distribute import Placement, gather_rows, per_replica, share
 from .optim import FusedAdam
-from .streams import ConversationSource, Window, bucketed, epoch_rng, shuffled, windows
+from .streams import ConversationSource, Window, bucketed, windows
 
 
 class Trainer:
@@ -204,13 +204,10 @@ class Trainer:
         c, p = self.config, self.placement
         streams = []
         for replica in p.local_ids:
-            # Every worker shuffles the whole corpus alike (stream 0), then takes
-            # its share, so the cluster's epoch is the one-device run's order;
-            # each replica batches its share with a generator of its own.
-            order = shuffled(store.iter_conversations(corpus, "train"), epoch_rng(c.seed, epoch, 0))
-            texts = share(order, replica, p.replicas)  # texts, not ids: a smaller buffer
+            texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
             convs = encoded_conversations(texts, self.vocab, c.max_len)
-            rng = epoch_rng(c.seed, epoch, 1 + replica)
+            key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
+            rng = np.random.default_rng(key)
             batches = bucketed(convs, self.local_batch, rng)
             streams.append(windows(batches, self.local_batch, c.bptt, c.chain, rng))
         return streams

@@ -16,15 +16,11 @@ carried without gradient: a chat runs on far past the end of a short
 conversation, and a model that only ever started from zeros meets states it
 never saw (the starter model's replies drifted into one sentence).
 
-Conversations are read from the store one at a time and shuffled through a
-buffer of `SHUFFLE_BUFFER` of them (memory does not grow with the corpus), so
-every epoch visits them in a new order: corpora are stored in an order of
-their own (DailyDialog's second half is closer to its validation split than
-its first; Cornell's conversations come movie by movie), and a model trained
-in that order drifts with it. Each pool of conversations is then sorted by
-exchange count (then by utterance length) and handed out in shuffled chunks
-of `batch_size`, so the conversations side by side have the same number of
-turns and a window holds little padding.
+Conversations are read from the store one at a time (memory does not grow
+with the corpus). Each pool of conversations is sorted by exchange count (then
+by utterance length) and handed out in shuffled chunks of `batch_size`, so
+the conversations side by side have the same number of turns and a window
+holds little padding.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import numpy as np
 
@@ -50,13 +46,6 @@ class ConversationSource(Protocol):
     def conversation_count(self, corpus: str, split: str) -> int: ...
 
 
-T = TypeVar("T")
-# A whole DailyDialog train split (11,118) fits, so its shuffle is uniform; a
-# larger corpus (Cornell: 83,097) is mixed over windows of this many
-# conversations, about 20 MB of text.
-SHUFFLE_BUFFER = 20_000
-
-
 @dataclass
 class Window:
     source: np.ndarray  # [batch, steps, source_len] int32; steps <= bptt
@@ -67,30 +56,6 @@ class Window:
     @property
     def target_tokens(self) -> int:
         return int(np.count_nonzero(self.target_out))
-
-
-def epoch_rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
-    """Independent generators for one epoch, the same in every process: stream 0
-    shuffles the corpus, stream 1 + r batches replica r's share."""
-    return np.random.default_rng(np.random.SeedSequence([seed, epoch], spawn_key=(stream,)))
-
-
-def shuffled(
-    items: Iterable[T], rng: np.random.Generator, buffer: int = SHUFFLE_BUFFER
-) -> Iterator[T]:
-    """`items` in a random order, holding at most `buffer` of them: a uniform
-    shuffle when they all fit, otherwise as tf.data's shuffle buffer (each item
-    read replaces a random one of the buffer, which is handed out)."""
-    pool: list[T] = []
-    for item in items:
-        if len(pool) < buffer:
-            pool.append(item)
-            continue
-        j = int(rng.integers(buffer))
-        yield pool[j]
-        pool[j] = item
-    for j in rng.permutation(len(pool)):
-        yield pool[j]
 
 
 def bucketed(
