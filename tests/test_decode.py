@@ -207,3 +207,30 @@ def test_draw_samples_the_softmax_and_never_a_masked_word():
     draws = [int(draw(logits, tf.constant([7, i]))[0]) for i in range(4000)]
     np.testing.assert_allclose(np.bincount(draws, minlength=7) / 4000, probs, atol=0.03)
     assert {0, 3, 6}.isdisjoint(draws)
+
+
+def test_draw_across_blocks_samples_the_softmax():
+    """A vocabulary of several blocks (`DRAW_BLOCK` words each, the last one short),
+    with masked words at block edges and whole masked blocks: the two-level
+    inversion draws each word as often as its probability says."""
+    from chatbot.word_choice import DRAW_BLOCK, NEG_INF, draw
+
+    vocab = 3 * DRAW_BLOCK + 37
+    rng = np.random.default_rng(3)
+    probs = rng.random(vocab) ** 4
+    probs[[0, DRAW_BLOCK - 1, DRAW_BLOCK, 2 * DRAW_BLOCK - 1, vocab - 1]] = 0.0
+    probs[2 * DRAW_BLOCK : 3 * DRAW_BLOCK] = 0.0  # a whole block masked
+    probs[[5, DRAW_BLOCK + 7, vocab - 2]] = [40.0, 25.0, 15.0]  # likely words in three blocks
+    probs /= probs.sum()
+    logits = np.where(probs > 0, np.log(np.maximum(probs, 1e-30)), NEG_INF).astype(np.float32)
+    rows = 8  # one call draws a word for each of 8 rows, each from its own uniform
+    batch = tf.constant(np.tile(logits, (rows, 1)))
+    draws = np.concatenate([draw(batch, tf.constant([11, i])).numpy() for i in range(1000)])
+    counts = np.bincount(draws, minlength=vocab) / len(draws)
+    assert counts[probs == 0].sum() == 0
+    likely = [5, DRAW_BLOCK + 7, vocab - 2]
+    np.testing.assert_allclose(counts[likely], probs[likely], atol=0.015)
+    # Every block gets its share: the blocks' totals, as drawn and as the softmax gives.
+    padded = -(-vocab // DRAW_BLOCK) * DRAW_BLOCK - vocab
+    shares = lambda p: np.pad(p, (0, padded)).reshape(-1, DRAW_BLOCK).sum(axis=1)  # noqa: E731
+    np.testing.assert_allclose(shares(counts), shares(probs), atol=0.015)
