@@ -410,3 +410,25 @@ def test_encoder_gates_start_out_remembering_up_to_the_horizon():
         np.testing.assert_allclose(layer.cell.bias.numpy()[h : 2 * h], 1.0)
     with pytest.raises(ConfigError, match="memory_horizon"):
         TINY.replace(memory_horizon=-1)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [TINY.replace(num_layers=2), WITH_ATTENTION, TINY.replace(cell="gru", attention=True)],
+    ids=["lstm-2-layers", "lstm-attention", "gru-attention"],
+)
+def test_decode_step_equals_decode_of_one_word(config):
+    """The reply loop's step (LSTM cells run directly) gives what the decoder layers give."""
+    model = Seq2Seq(config, len(VOCAB))
+    model.build_weights()
+    rng = np.random.default_rng(0)
+    memory, state = model.read(
+        tf.constant(rng.integers(3, len(VOCAB), (3, 5)), tf.int32), model.zero_state(3)
+    )
+    state = [s + tf.constant(rng.normal(size=s.shape), tf.float32) for s in state]
+    tokens = tf.constant([4, 9, len(VOCAB) - 1], tf.int32)
+    hidden, new_state = model.decode(tokens[:, None], state, memory)
+    step_hidden, step_state = model.decode_step(tokens, state, memory)
+    np.testing.assert_allclose(step_hidden, hidden[:, 0], rtol=1e-5, atol=1e-6)
+    for got, want in zip(step_state, new_state, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
