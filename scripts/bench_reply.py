@@ -15,7 +15,8 @@ untrained weights, so every greedy reply runs the full 20 tokens:
   example: one `decoder_model.predict()` per generated token, with the
   same layers and weights.
 
-Also the first chat_default reply to an utterance of a length not seen
+The four are timed in alternating rounds (a shared machine's speed drifts
+during a run). Also the first chat_default reply to an utterance of a length not seen
 before (`chat_default_first_reply_new_length_ms`: XLA compiles per input
 shape, so this shows whether a chat recompiles), and the time from starting
 `chatbot chat` to its first prompt (in a pseudo-terminal, starter model).
@@ -53,6 +54,17 @@ def time_replies(fn, n: int) -> list[float]:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+    return times
+
+
+def time_interleaved(fns: dict, rounds: int = 5) -> dict[str, list[float]]:
+    """For each name: (fn, n) -> n timed calls of fn, made in `rounds` alternating
+    turns, so that a machine that speeds up or slows down during the run (a shared
+    one does) weighs on every measurement alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name, (fn, n) in fns.items():
+            times[name] += time_replies(fn, n // rounds + (r < n % rounds))
     return times
 
 
@@ -135,20 +147,20 @@ def main() -> None:
         "beam5": len(decoder.reply(state, memory, beam)),
         "chat_default": len(decoder.reply(state, memory, chat)),
     }
+    settings = {"greedy": greedy, "beam5": beam, "chat_default": chat}
+    timed = {
+        name: (lambda s=s: decoder.reply(state, memory, s), args.replies)
+        for name, s in settings.items()
+    }
+    baseline = keras_predict_loop(model, state, memory, 20)
+    timed["baseline_predict_loop"] = (baseline, args.baseline_replies)
+    times = time_interleaved(timed, rounds=max(1, min(5, args.baseline_replies)))
     result = {
         "benchmark": "reply",
         "shape": {"vocab": 8000, "embed": 128, "lstm": 256},
         "reply_tokens": lengths,
-        "greedy": percentiles(
-            time_replies(lambda: decoder.reply(state, memory, greedy), args.replies)
-        ),
-        "beam5": percentiles(
-            time_replies(lambda: decoder.reply(state, memory, beam), args.replies)
-        ),
         "chat_default_settings": CHAT_DEFAULT,
-        "chat_default": percentiles(
-            time_replies(lambda: decoder.reply(state, memory, chat), args.replies)
-        ),
+        **{name: percentiles(times[name]) for name in timed},
     }
     # A chat's utterances vary in length; the first reply after one of a length not
     # seen before must not wait for a new compilation.
@@ -161,8 +173,6 @@ def main() -> None:
     result["chat_default_over_greedy_p50"] = round(
         result["chat_default"]["p50_ms"] / result["greedy"]["p50_ms"], 2
     )
-    baseline = keras_predict_loop(model, state, memory, 20)
-    result["baseline_predict_loop"] = percentiles(time_replies(baseline, args.baseline_replies))
     for name in ("greedy", "chat_default"):
         result[f"{name}_speedup_vs_baseline"] = round(
             result["baseline_predict_loop"]["p50_ms"] / result[name]["p50_ms"], 1
