@@ -197,7 +197,7 @@ class Decoder:
         self, tokens: tf.Tensor, state: State, memory: Memory
     ) -> tuple[tf.Tensor, State]:
         hidden, state = self.model.decode_step(tokens, state, memory)
-        return self.model.logits(hidden), state
+        return self.model.logits(hidden, compiled=True), state
 
     def _step(
         self, carry: dict, memory: Memory, step: tf.Tensor, s: DecodeSettings, with_lm: bool

@@ -197,21 +197,28 @@ class Seq2Seq(keras.Model):
         context = tf.einsum("bts,bsd->btd", tf.nn.softmax(scores), outputs)
         return self.attention_combine(tf.concat([context, hidden], axis=-1))
 
-    def logits(self, hidden: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
+    def logits(
+        self, hidden: tf.Tensor, dtype: tf.DType = tf.float32, compiled: bool = False
+    ) -> tf.Tensor:
         """Scores over the vocabulary, float32; the projection's matmul takes its
         inputs in `dtype` (training passes bfloat16 where that is fast:
-        training/steps.py)."""
+        training/steps.py). `compiled`: for XLA (the reply loop)."""
         if self.config.tie_embeddings:
             x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
             kernel, bias, transpose = self.embedding.embeddings, self.output_bias, True
         else:
             x, kernel, bias, transpose = hidden, self.projection.kernel, self.projection.bias, False
         scores = tf.matmul(tf.cast(x, dtype), tf.cast(kernel, dtype), transpose_b=transpose)
-        # Subtracting the negated bias, not adding it: XLA (compiled decoding) fuses
-        # "matmul + bias" into one generic loop that made a word's projection 1.7x
-        # slower (0.36 against 0.21 ms at 256 x 8,000, 2 cores); a subtraction
-        # leaves the matmul to its fast kernel.
-        return tf.cast(scores, tf.float32) - (-bias)
+        scores = tf.cast(scores, tf.float32)
+        if compiled:
+            # Subtracting the negated bias, not adding it: XLA fuses "matmul + bias"
+            # into one generic loop that made a word's projection 1.7x slower
+            # (0.36 against 0.21 ms at 256 x 8,000, 2 cores); a subtraction leaves
+            # the matmul to its fast kernel. Not in training, where the
+            # subtraction's gradient negates all of [tokens, vocabulary] (6 ms a
+            # step on DailyDialog).
+            return scores - (-bias)
+        return scores + bias
 
     def checkpointable(self) -> tf.train.Checkpoint:
         """The weights keyed by their layer paths, for tf.train.Checkpoint.
@@ -296,8 +303,12 @@ def cross_entropy(logits: tf.Tensor, labels: tf.Tensor):
     loss = tf.squeeze(tf.math.log(total) + top, -1) - tf.gather(logits, labels, batch_dims=1)
 
     def grad(upstream):
-        softmax = exp / total
-        return (softmax - tf.one_hot(labels, tf.shape(logits)[-1])) * upstream[:, None], None
+        # softmax * upstream, less upstream at each label: two passes over
+        # [tokens, vocabulary] fewer than (softmax - one_hot) * upstream.
+        rows = tf.range(tf.shape(labels)[0])
+        scaled = exp * (upstream[:, None] / total)
+        at_labels = tf.stack([rows, tf.cast(labels, rows.dtype)], axis=1)
+        return tf.tensor_scatter_nd_sub(scaled, at_labels, upstream), None
 
     return loss, grad
 
