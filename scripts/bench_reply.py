@@ -47,24 +47,20 @@ def percentiles(times: list[float]) -> dict:
     }
 
 
-def time_replies(fn, n: int) -> list[float]:
-    fn()  # compile / warm up outside the timing
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def time_interleaved(fns: dict, rounds: int = 5) -> dict[str, list[float]]:
     """For each name: (fn, n) -> n timed calls of fn, made in `rounds` alternating
     turns, so that a machine that speeds up or slows down during the run (a shared
-    one does) weighs on every measurement alike."""
+    one does) weighs on every measurement alike. Each fn is called once untimed
+    first (compilation, warm-up)."""
+    for fn, _ in fns.values():
+        fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         for name, (fn, n) in fns.items():
-            times[name] += time_replies(fn, n // rounds + (r < n % rounds))
+            for _ in range(n // rounds + (r < n % rounds)):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
     return times
 
 
