@@ -26,7 +26,7 @@ def _f(default: Any, help: str) -> Any:
 RETIRED = ("update_every",)
 # Settings added later, and the value that means what a folder saved before them
 # was trained with (whatever today's default is).
-ADDED_LATER = {"attention": False, "tie_embeddings": False}
+ADDED_LATER = {"attention": False, "tie_embeddings": False, "output_dim": 0}
 
 
 # Upper bounds keep a typo (hidden_units 1000000) from exhausting memory.
@@ -34,6 +34,7 @@ INT_RANGES = {
     "embed_dim": (1, 4096),
     "hidden_units": (1, 8192),
     "num_layers": (1, 8),
+    "output_dim": (0, 8192),
     "vocab_size": (5, 1_000_000),
     "min_count": (1, 1_000_000_000),
     "max_len": (1, 1000),
@@ -144,6 +145,15 @@ class Config:
         "The output layer reuses the word embedding (Press & Wolf), through a projection "
         "from hidden_units to embed_dim when they differ.",
     )
+    # The vocabulary layer reads 8,000 x 256 weights for every word of a reply,
+    # most of a reply's time (bench_reply); through a 128-wide bottleneck it reads
+    # half as many.
+    output_dim: int = _f(
+        0,
+        "Width the decoder's output is projected to (no bias) before the vocabulary "
+        "layer, which then has output_dim x vocabulary weights (0: hidden_units, no "
+        "projection; with --tie-embeddings the width is embed_dim).",
+    )
     # 0.3, on the decoder only (Sankar et al. 2019 used 0.3 on DailyDialog). On
     # the context probe, dropout on the encoder as well (with attention and tied
     # embeddings) left memory unlearned after 40 epochs: carried 14.5-40% per
@@ -190,6 +200,11 @@ class Config:
             number = isinstance(x, int | float) and not isinstance(x, bool)
             if not number or not lo <= x <= hi or x in _open_ends(interval, lo, hi):
                 raise ConfigError(f"{name} must be in {interval}. Received: {name}={x!r}")
+        if self.tie_embeddings and self.output_dim not in (0, self.embed_dim):
+            raise ConfigError(
+                f"tied embeddings project the output to embed_dim ({self.embed_dim}). "
+                f"Received: output_dim={self.output_dim}; leave it 0 or untie the embeddings"
+            )
         if self.parameters > MAX_PARAMETERS:
             raise ConfigError(
                 f"a model of {self.parameters:,} weights is too large to train here (at most "
@@ -205,7 +220,11 @@ class Config:
         first = gates * h * (e + h + biases)
         stack = first + (self.num_layers - 1) * gates * h * (2 * h + biases)
         attention = 3 * h * h if self.attention else 0  # W_a (h x h), W_c (2h x h)
-        output = (h * e if h != e else 0) + v if self.tie_embeddings else v * (h + 1)
+        if self.tie_embeddings:
+            output = (h * e if h != e else 0) + v
+        else:
+            o = self.output_dim or h
+            output = (h * o if o != h else 0) + v * (o + 1)
         return v * e + 2 * stack + attention + output
 
     @property

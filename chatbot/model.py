@@ -71,6 +71,12 @@ class Seq2Seq(keras.Model):
                 shape=(vocab_size,), initializer="zeros", name="output_bias"
             )
         else:
+            width = config.output_dim or h
+            self.bottleneck = (
+                keras.layers.Dense(width, use_bias=False, name="output_bottleneck")
+                if width != h
+                else None
+            )
             self.projection = keras.layers.Dense(vocab_size, name="output_projection")
 
     def _stack(self, side: str) -> list:
@@ -207,7 +213,8 @@ class Seq2Seq(keras.Model):
             x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
             kernel, bias, transpose = self.embedding.embeddings, self.output_bias, True
         else:
-            x, kernel, bias, transpose = hidden, self.projection.kernel, self.projection.bias, False
+            x = self.bottleneck(hidden) if self.bottleneck is not None else hidden
+            kernel, bias, transpose = self.projection.kernel, self.projection.bias, False
         scores = tf.matmul(tf.cast(x, dtype), tf.cast(kernel, dtype), transpose_b=transpose)
         scores = tf.cast(scores, tf.float32)
         if compiled:
@@ -235,7 +242,8 @@ class Seq2Seq(keras.Model):
         memory, state = self.read(tokens, self.zero_state(1))
         hidden, _ = self.decode(tokens, state, memory)
         if not self.config.tie_embeddings:  # `logits` reads its weights, never calls it
-            self.projection.build(hidden.shape)
+            width = self.config.output_dim or self.config.hidden_units
+            self.projection.build((None, width))
         self.logits(hidden)
 
 

@@ -80,8 +80,17 @@ def test_padding_changes_neither_state_nor_loss(config):
 @pytest.mark.parametrize("attention", [False, True])
 @pytest.mark.parametrize("tie", [False, True])
 @pytest.mark.parametrize("embed", [8, 16])
-def test_config_counts_the_weights_keras_makes(attention, tie, embed):
-    config = TINY.replace(attention=attention, tie_embeddings=tie, embed_dim=embed, num_layers=2)
+@pytest.mark.parametrize("output_dim", [0, 8])
+def test_config_counts_the_weights_keras_makes(attention, tie, embed, output_dim):
+    if tie and output_dim not in (0, embed):
+        pytest.skip("tied embeddings fix the output width at embed_dim")
+    config = TINY.replace(
+        attention=attention,
+        tie_embeddings=tie,
+        embed_dim=embed,
+        num_layers=2,
+        output_dim=output_dim,
+    )
     model = Seq2Seq(config, config.vocab_size)
     model.build_weights()
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == config.parameters
@@ -432,3 +441,20 @@ def test_decode_step_equals_decode_of_one_word(config):
     np.testing.assert_allclose(step_hidden, hidden[:, 0], rtol=1e-5, atol=1e-6)
     for got, want in zip(step_state, new_state, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_output_dim_puts_a_bottleneck_before_the_vocabulary_layer():
+    """logits = (hidden B) W + b with B hidden x output_dim, in training and in the reply
+    loop's compiled form alike; a tied model refuses a width other than embed_dim."""
+    from chatbot.errors import ConfigError
+
+    model = Seq2Seq(TINY.replace(output_dim=4), len(VOCAB))
+    model.build_weights()
+    hidden = tf.constant(np.random.default_rng(0).normal(size=(3, 16)), tf.float32)
+    assert model.bottleneck.kernel.shape == (16, 4)
+    assert model.projection.kernel.shape == (4, len(VOCAB))
+    want = hidden @ model.bottleneck.kernel @ model.projection.kernel + model.projection.bias
+    for compiled in (False, True):
+        np.testing.assert_allclose(model.logits(hidden, compiled=compiled), want, rtol=1e-5)
+    with pytest.raises(ConfigError, match="output_dim"):
+        TINY.replace(tie_embeddings=True, output_dim=4)
