@@ -25,6 +25,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
+
+# Declared, not assigned: the first `from ._tf import tf` finds them missing and
+# calls __getattr__, which imports TensorFlow and binds both.
+tf: Any
+keras: Any
 
 # Level 3 also hides a spurious oneDNN "DT_BOOL" error line; real failures still
 # raise Python exceptions.
