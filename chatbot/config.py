@@ -228,12 +228,18 @@ class Config:
         first = gates * h * (e + h + biases)
         stack = first + (self.num_layers - 1) * gates * h * (2 * h + biases)
         attention = 3 * h * h if self.attention else 0  # W_a (h x h), W_c (2h x h)
-        if self.tie_embeddings:
-            output = (h * e if h != e else 0) + v
-        else:
-            o = self.output_dim or h
-            output = (h * o if o != h else 0) + v * (o + 1)
+        o = self.output_width
+        output = (h * o if o != h else 0) + v * (1 if self.tie_embeddings else o + 1)
         return v * e + 2 * stack + attention + output
+
+    @property
+    def output_width(self) -> int:
+        """The width the vocabulary layer reads: embed_dim when tied, else output_dim
+        (0: hidden_units). Where it differs from hidden_units, a projection without
+        bias leads there from the decoder's output."""
+        if self.tie_embeddings:
+            return self.embed_dim
+        return self.output_dim or self.hidden_units
 
     @property
     def state_size(self) -> int:

@@ -71,10 +71,9 @@ class Seq2Seq(keras.Model):
                 shape=(vocab_size,), initializer="zeros", name="output_bias"
             )
         else:
-            width = config.output_dim or h
             self.bottleneck = (
-                keras.layers.Dense(width, use_bias=False, name="output_bottleneck")
-                if width != h
+                keras.layers.Dense(config.output_width, use_bias=False, name="output_bottleneck")
+                if config.output_width != h
                 else None
             )
             self.projection = keras.layers.Dense(vocab_size, name="output_projection")
@@ -242,8 +241,7 @@ class Seq2Seq(keras.Model):
         memory, state = self.read(tokens, self.zero_state(1))
         hidden, _ = self.decode(tokens, state, memory)
         if not self.config.tie_embeddings:  # `logits` reads its weights, never calls it
-            width = self.config.output_dim or self.config.hidden_units
-            self.projection.build((None, width))
+            self.projection.build((None, self.config.output_width))
         self.logits(hidden)
 
 
