@@ -167,7 +167,8 @@ def markdown(result: dict, plot: str | None) -> str:
         f"{sf['config']['hidden_units']}, batch {sf['config']['batch_size']}, bptt "
         f"{sf['config']['bptt']}) and the same budget: at most {sf['config']['epochs']} "
         f"epochs, learning rate {sf['config']['learning_rate']} (times "
-        f"{sf['config']['lr_decay']} after an epoch without improvement), early stopping "
+        f"{sf['config']['lr_decay']} after every {sf['config'].get('lr_patience', 1)} "
+        "epochs in a row without improvement), early stopping "
         f"after {sf['config']['patience']} such epochs. "
         f"Stateful: {sf['training']['epochs']} epochs, {sf['hours']} h; stateless: "
         f"{sl['training']['epochs']} epochs, {sl['hours']} h, on a 2-core CPU.",

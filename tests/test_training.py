@@ -239,16 +239,26 @@ def test_cli_eval_reports_every_measure(run, store, corpus):
     assert missing.exit_code != 0 and "nope" in missing.output
 
 
-def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(store, corpus, monkeypatch):
+@pytest.mark.parametrize(
+    "lr_patience, rates",
+    [
+        (1, [0.01, 0.01, 0.005, 0.0025, 0.00125]),  # halved after every worse epoch
+        (2, [0.01, 0.01, 0.01, 0.005, 0.005]),  # after every second one in a row
+    ],
+)
+def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
+    store, corpus, monkeypatch, lr_patience, rates
+):
     from chatbot.training.steps import Trainer
 
-    valid_losses = iter([100.0, 120.0, 130.0])  # better, then worse twice
+    valid_losses = iter([100.0, 120.0, 130.0, 125.0, 140.0])  # better, then worse 4 times
     monkeypatch.setattr(Trainer, "evaluate", lambda self, *args: (next(valid_losses), 50))
-    config = TINY.replace(epochs=3, patience=5, learning_rate=0.01, lr_decay=0.5)
+    config = TINY.replace(
+        epochs=5, patience=10, learning_rate=0.01, lr_decay=0.5, lr_patience=lr_patience
+    )
     state = train(store, corpus, "m", config)
-    rates = [h["learning_rate"] for h in state.history]
-    assert rates == pytest.approx([0.01, 0.01, 0.005])  # each epoch's rate, before its decay
+    assert [h["learning_rate"] for h in state.history] == pytest.approx(rates)  # before decay
     prefix, _ = ModelDir(models_root(store) / "m").read_state("last")
     trainer = Trainer(config, Chatbot.load("m", db=store.path).vocab)
     trainer.restore(prefix)
-    assert float(trainer.optimizer.learning_rate) == pytest.approx(0.0025)
+    assert float(trainer.optimizer.learning_rate) == pytest.approx(rates[-1] * 0.5)

@@ -226,7 +226,8 @@ def _end_epoch(
     improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
     state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
     state.bad_epochs = 0 if improved else state.bad_epochs + 1
-    if not improved:  # a plateau: smaller steps (the rate is checkpointed with Adam)
+    if state.bad_epochs and state.bad_epochs % trainer.config.lr_patience == 0:
+        # a plateau long enough: smaller steps (the rate is checkpointed with Adam)
         lr = trainer.optimizer.learning_rate
         lr.assign(lr * trainer.config.lr_decay)
     state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
