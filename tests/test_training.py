@@ -239,6 +239,23 @@ def test_cli_eval_reports_every_measure(run, store, corpus):
     assert missing.exit_code != 0 and "nope" in missing.output
 
 
+def test_a_run_in_progress_is_listed_with_its_finished_epochs(store, corpus, monkeypatch):
+    from chatbot.training.steps import Trainer
+
+    listed = []
+
+    def evaluate(self, *args):  # runs at each epoch's end, before that epoch counts
+        listed.append(store.model("m").metrics)  # what `chatbot models` shows meanwhile
+        return 100.0 - len(listed), 50
+
+    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    train(store, corpus, "m", TINY.replace(epochs=2))
+    assert [(m["status"], m["epochs"]) for m in listed] == [("training", 0), ("training", 1)]
+    assert listed[1]["best_valid_ppl"] is not None
+    done = store.model("m").metrics
+    assert (done["epochs"], done["stopped"], "status" in done) == (2, "finished 2 epochs", False)
+
+
 @pytest.mark.parametrize(
     "lr_patience, rates",
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
@@ -123,14 +124,16 @@ def _train(
             model_dir.create(config, vocab)
         trainer, state = Trainer(config, vocab, strategy), TrainState()
         carried = trainer.zero_state()
+
+    def register(metrics: dict) -> None:
+        store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
+
     with tempfile.TemporaryDirectory(prefix="chatbot-worker-") as scratch:
         if not chief:  # checkpoints are written by every worker but kept by the chief only
             model_dir = ModelDir(Path(scratch) / name)
             model_dir.create(config, vocab)
         else:
-            store.register_model(
-                name, corpus, str(model_dir.path), config.to_json(), {"status": "training"}
-            )
+            register({"status": "training", **_metrics(state)})
         log_dir = str(model_dir.logs) if tensorboard and chief else None
         state = run_epochs(
             trainer,
@@ -142,17 +145,22 @@ def _train(
             reporter or Silent(),
             checkpoint_every,
             log_dir,
+            # `chatbot models` shows a run's progress while it trains
+            (lambda s: register({"status": "training", **_metrics(s)})) if chief else None,
         )
     if chief:
-        metrics = {
-            "best_valid_ppl": state.best_valid_ppl,
-            "epochs": state.epoch,
-            "steps": state.step,
-            "stopped": state.stopped,
-            "history": state.history,
-        }
-        store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
+        register(_metrics(state))
     return state
+
+
+def _metrics(state: TrainState) -> dict:
+    return {
+        "best_valid_ppl": state.best_valid_ppl,
+        "epochs": state.epoch,
+        "steps": state.step,
+        "stopped": state.stopped,
+        "history": state.history,
+    }
 
 
 def run_epochs(
@@ -165,10 +173,11 @@ def run_epochs(
     reporter: Reporter,
     checkpoint_every: int = 50,
     log_dir: str | None = None,
+    on_epoch: Callable[[TrainState], None] | None = None,
 ) -> TrainState:
     """Epochs of windows through the trainer's compiled step: the last checkpoint
-    every `checkpoint_every` windows, validation, early stopping and the best
-    checkpoint after each epoch."""
+    every `checkpoint_every` windows, validation, early stopping, the best
+    checkpoint and `on_epoch` after each epoch."""
     c = trainer.config
     writer = tf.summary.create_file_writer(log_dir) if log_dir else None
     # A window per batch of conversations (more only for those longer than bptt).
@@ -195,6 +204,8 @@ def run_epochs(
             trainer, store, corpus, model_dir, state, time.perf_counter() - started
         )
         reporter.epoch_end(state.history[-1])
+        if on_epoch:
+            on_epoch(state)
         if writer:
             with writer.as_default():
                 tf.summary.scalar("valid/perplexity", state.history[-1]["valid_ppl"], state.epoch)
