@@ -166,10 +166,9 @@ def markdown(result: dict, plot: str | None) -> str:
         f"{sf['config']['vocab_size']:,}, embedding {sf['config']['embed_dim']}, LSTM "
         f"{sf['config']['hidden_units']}, batch {sf['config']['batch_size']}, bptt "
         f"{sf['config']['bptt']}) and the same budget: at most {sf['config']['epochs']} "
-        f"epochs, learning rate {sf['config']['learning_rate']} (times "
-        f"{sf['config']['lr_decay']} after every {sf['config'].get('lr_patience', 1)} "
-        "epochs in a row without improvement), early stopping "
-        f"after {sf['config']['patience']} such epochs. "
+        f"epochs, learning rate {sf['config']['learning_rate']} ({schedule(sf['config'])}), "
+        "early stopping "
+        f"after {sf['config']['patience']} epochs without improvement. "
         f"Stateful: {sf['training']['epochs']} epochs, {sf['hours']} h; stateless: "
         f"{sl['training']['epochs']} epochs, {sl['hours']} h, on a 2-core CPU.",
         "",
@@ -287,6 +286,15 @@ def plot(result: dict, path: Path) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return True
+
+
+def schedule(config: dict) -> str:
+    """The learning rate's schedule in words."""
+    if config["lr_decay"] == 1.0:
+        return "constant"
+    patience = config.get("lr_patience", 1)
+    flat = "an epoch" if patience == 1 else f"{patience} epochs in a row"
+    return f"times {config['lr_decay']} after {flat} without improvement"
 
 
 def main() -> None:
