@@ -257,21 +257,27 @@ def test_a_run_in_progress_is_listed_with_its_finished_epochs(store, corpus, mon
 
 
 @pytest.mark.parametrize(
-    "lr_patience, rates",
+    "lr_patience, lr_decay_start, rates",
     [
-        (1, [0.01, 0.01, 0.005, 0.0025, 0.00125]),  # halved after every worse epoch
-        (2, [0.01, 0.01, 0.01, 0.005, 0.005]),  # after every second one in a row
+        (1, 0.0, [0.01, 0.01, 0.005, 0.0025, 0.00125]),  # halved after every worse epoch
+        (2, 0.0, [0.01, 0.01, 0.01, 0.005, 0.005]),  # after every second one in a row
+        (1, 0.5, [0.01, 0.01, 0.01, 0.005, 0.0025]),  # not in epochs 1-2 of 5
     ],
 )
 def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
-    store, corpus, monkeypatch, lr_patience, rates
+    store, corpus, monkeypatch, lr_patience, lr_decay_start, rates
 ):
     from chatbot.training.steps import Trainer
 
     valid_losses = iter([100.0, 120.0, 130.0, 125.0, 140.0])  # better, then worse 4 times
     monkeypatch.setattr(Trainer, "evaluate", lambda self, *args: (next(valid_losses), 50))
     config = TINY.replace(
-        epochs=5, patience=10, learning_rate=0.01, lr_decay=0.5, lr_patience=lr_patience
+        epochs=5,
+        patience=10,
+        learning_rate=0.01,
+        lr_decay=0.5,
+        lr_patience=lr_patience,
+        lr_decay_start=lr_decay_start,
     )
     state = train(store, corpus, "m", config)
     assert [h["learning_rate"] for h in state.history] == pytest.approx(rates)  # before decay

@@ -237,7 +237,9 @@ def _end_epoch(
     improved = state.best_valid_ppl is None or valid_ppl < state.best_valid_ppl
     state.best_valid_ppl = valid_ppl if improved else state.best_valid_ppl
     state.bad_epochs = 0 if improved else state.bad_epochs + 1
-    if state.bad_epochs and state.bad_epochs % trainer.config.lr_patience == 0:
+    c = trainer.config
+    held = state.epoch + 1 <= c.lr_decay_start * c.epochs
+    if state.bad_epochs and state.bad_epochs % c.lr_patience == 0 and not held:
         # a plateau long enough: smaller steps (the rate is checkpointed with Adam)
         lr = trainer.optimizer.learning_rate
         lr.assign(lr * trainer.config.lr_decay)
