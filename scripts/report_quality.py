@@ -294,7 +294,9 @@ def schedule(config: dict) -> str:
         return "constant"
     patience = config.get("lr_patience", 1)
     flat = "an epoch" if patience == 1 else f"{patience} epochs in a row"
-    return f"times {config['lr_decay']} after {flat} without improvement"
+    start = int(config.get("lr_decay_start", 0.0) * config["epochs"])
+    held = f", never in epochs 1-{start}" if start else ""
+    return f"times {config['lr_decay']} after {flat} without improvement{held}"
 
 
 def main() -> None:
