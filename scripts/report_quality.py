@@ -38,6 +38,14 @@ def train_once(store, corpus: str, name: str, config, reporter) -> dict:
     from chatbot.training.loop import models_root, train
 
     if (models_root(store) / name).exists():
+        saved = store.model(name).config
+        wanted = {**json.loads(config.to_json()), "epochs": saved["epochs"]}
+        if saved != wanted:  # the defaults changed since: the cache is another recipe
+            changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+            sys.exit(
+                f"{models_root(store) / name} was trained with other settings "
+                f"({', '.join(changed)}); delete the --workdir folder to retrain"
+            )
         metrics = store.model(name).metrics
         if metrics.get("status") != "training" and metrics.get("epochs", 0) >= config.epochs:
             return metrics
