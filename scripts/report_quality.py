@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,16 +36,20 @@ DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 
 def train_once(store, corpus: str, name: str, config, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
+    from chatbot.config import Config
     from chatbot.training.loop import models_root, train
 
-    if (models_root(store) / name).exists():
-        saved = store.model(name).config
-        wanted = {**json.loads(config.to_json()), "epochs": saved["epochs"]}
-        if saved != wanted:  # the defaults changed since: the cache is another recipe
-            changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+    folder = models_root(store) / name
+    if folder.exists():
+        # The defaults may have changed since: then the cache is another recipe.
+        saved = Config.load(folder / "config.json").replace(epochs=config.epochs)
+        if saved != config:
+            changed = [
+                f.name for f in fields(config) if getattr(saved, f.name) != getattr(config, f.name)
+            ]
             sys.exit(
-                f"{models_root(store) / name} was trained with other settings "
-                f"({', '.join(changed)}); delete the --workdir folder to retrain"
+                f"{folder} was trained with other settings ({', '.join(changed)}); "
+                "delete the --workdir folder to retrain"
             )
         metrics = store.model(name).metrics
         if metrics.get("status") != "training" and metrics.get("epochs", 0) >= config.epochs:
@@ -297,12 +302,15 @@ def plot(result: dict, path: Path) -> bool:
 
 
 def schedule(config: dict) -> str:
-    """The learning rate's schedule in words."""
+    """The learning rate's schedule in words (`config` as results.json holds it)."""
+    from chatbot.config import ADDED_LATER
+
+    config = {**ADDED_LATER, **config}  # what a report from before a setting ran with
     if config["lr_decay"] == 1.0:
         return "constant"
-    patience = config.get("lr_patience", 1)
+    patience = config["lr_patience"]
     flat = "an epoch" if patience == 1 else f"{patience} epochs in a row"
-    start = int(config.get("lr_decay_start", 0.0) * config["epochs"])
+    start = int(config["lr_decay_start"] * config["epochs"])
     held = f", never in epochs 1-{start}" if start else ""
     return f"times {config['lr_decay']} after {flat} without improvement{held}"
 

@@ -125,7 +125,17 @@ def _train(
         trainer, state = Trainer(config, vocab, strategy), TrainState()
         carried = trainer.zero_state()
 
-    def register(metrics: dict) -> None:
+    def register(state: TrainState, training: bool = True) -> None:
+        """The store's record, so `chatbot models` shows a run's progress as it trains."""
+        metrics = {
+            "best_valid_ppl": state.best_valid_ppl,
+            "epochs": state.epoch,
+            "steps": state.step,
+            "stopped": state.stopped,
+            "history": state.history,
+        }
+        if training:
+            metrics["status"] = "training"
         store.register_model(name, corpus, str(model_dir.path), config.to_json(), metrics)
 
     with tempfile.TemporaryDirectory(prefix="chatbot-worker-") as scratch:
@@ -133,7 +143,7 @@ def _train(
             model_dir = ModelDir(Path(scratch) / name)
             model_dir.create(config, vocab)
         else:
-            register({"status": "training", **_metrics(state)})
+            register(state)
         log_dir = str(model_dir.logs) if tensorboard and chief else None
         state = run_epochs(
             trainer,
@@ -145,22 +155,11 @@ def _train(
             reporter or Silent(),
             checkpoint_every,
             log_dir,
-            # `chatbot models` shows a run's progress while it trains
-            (lambda s: register({"status": "training", **_metrics(s)})) if chief else None,
+            register if chief else None,
         )
     if chief:
-        register(_metrics(state))
+        register(state, training=False)
     return state
-
-
-def _metrics(state: TrainState) -> dict:
-    return {
-        "best_valid_ppl": state.best_valid_ppl,
-        "epochs": state.epoch,
-        "steps": state.step,
-        "stopped": state.stopped,
-        "history": state.history,
-    }
 
 
 def run_epochs(
@@ -244,11 +243,11 @@ def _end_epoch(
         lr = trainer.optimizer.learning_rate
         lr.assign(lr * c.lr_decay)
     state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
-    if state.bad_epochs >= trainer.config.patience:
+    if state.bad_epochs >= c.patience:
         state.stopped = (
             f"early stopping: no better validation perplexity in {state.bad_epochs} epochs"
         )
-    elif state.epoch >= trainer.config.epochs:
+    elif state.epoch >= c.epochs:
         state.stopped = f"finished {state.epoch} epoch{'s' if state.epoch != 1 else ''}"
     zero = trainer.zero_state()
     if improved:  # the weights that were validated: the average
