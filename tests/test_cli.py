@@ -44,6 +44,25 @@ def test_ingest_list_show_remove(run, tmp_path):
     assert "No corpora yet" in run("corpora").output
 
 
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("models", "No models yet"),
+        ("corpora", "No corpora yet"),
+        ("transcripts", "No transcripts yet"),
+    ],
+)
+def test_listing_a_database_that_is_not_there_creates_nothing(tmp_path, command, message):
+    from click.testing import CliRunner
+
+    from chatbot.cli import cli
+
+    db = tmp_path / "mistyped" / "x.db"
+    result = CliRunner().invoke(cli, [command, "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0 and message in result.output
+    assert not db.parent.exists()
+
+
 def test_builtin_chatterbot_english(run):
     result = run("ingest", "--builtin", "chatterbot-english")
     assert result.exit_code == 0 and "Ingested 'chatterbot-english' (chatterbot)" in result.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,17 @@ def open_store(db: Path | None) -> Any:
     from ..store import Store
 
     return Store(db)
+
+
+def listed(db: Path | None, rows: Callable[[Any], list]) -> list:
+    """`rows(store)` from the database if there is one, else nothing: a listing
+    command must not leave a new folder and database behind (a mistyped --db)."""
+    from ..store import default_db_path
+
+    if not (db or default_db_path()).is_file():
+        return []
+    with open_store(db) as store:
+        return rows(store)
 
 
 @click.group("chatbot", cls=ChatbotGroup, context_settings={"help_option_names": ["-h", "--help"]})

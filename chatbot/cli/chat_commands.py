@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..text import printable, shorten
-from .app import _print_table, cli, db_option, decoding_options, given, open_store
+from .app import _print_table, cli, db_option, decoding_options, given, listed, open_store
 
 
 @cli.command()
@@ -83,8 +83,7 @@ def transcripts(ctx: click.Context, db: Path | None) -> None:
     if ctx.invoked_subcommand:
         ctx.obj = db
         return
-    with open_store(db) as store:
-        rows = store.transcripts()
+    rows = listed(db, lambda store: store.transcripts())
     if not rows:
         click.echo("No transcripts yet. Try: chatbot chat")
         return

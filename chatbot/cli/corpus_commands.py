@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..text import printable
-from .app import _print_table, cli, db_option, open_store
+from .app import _print_table, cli, db_option, listed, open_store
 
 
 @cli.command()
@@ -109,8 +109,7 @@ def corpora(ctx: click.Context, db: Path | None) -> None:
     if ctx.invoked_subcommand:
         ctx.obj = db
         return
-    with open_store(db) as store:
-        rows = store.corpora()
+    rows = listed(db, lambda store: store.corpora())
     if not rows:
         click.echo("No corpora yet. Try: chatbot ingest --builtin chatterbot-english")
         return

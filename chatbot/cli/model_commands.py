@@ -9,7 +9,7 @@ import click
 
 from ..progress import TqdmReporter
 from ..text import printable
-from .app import _print_table, cli, db_option, open_store
+from .app import _print_table, cli, db_option, listed, open_store
 
 
 def config_options(f: Any) -> Any:
@@ -121,8 +121,7 @@ def train(
 @db_option
 def models(db: Path | None) -> None:
     """List trained models with their corpus, size and best validation perplexity."""
-    with open_store(db) as store:
-        rows = store.models()
+    rows = listed(db, lambda store: store.models())
     if not rows:
         click.echo("No models yet. Try: chatbot train --corpus NAME")
         return
