@@ -73,10 +73,9 @@ def target_tokens(db: Path, name: str) -> int:
     from chatbot.checkpoint import ModelDir
     from chatbot.exchanges import encoded_conversations
     from chatbot.store import Store
-    from chatbot.training.loop import models_root
 
     with Store(db) as store:
-        config, vocab = ModelDir(models_root(store) / name).load()
+        config, vocab = ModelDir(store.models_folder / name).load()
         convs = encoded_conversations(store.iter_conversations("sub", "train"), vocab, 20)
         return sum(len(t) + 1 for conv in convs for _, t in conv)
 

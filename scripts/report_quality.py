@@ -37,9 +37,9 @@ DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 def train_once(store, corpus: str, name: str, config, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
     from chatbot.config import Config
-    from chatbot.training.loop import models_root, train
+    from chatbot.training.loop import train
 
-    folder = models_root(store) / name
+    folder = store.models_folder / name
     if folder.exists():
         # The defaults may have changed since: then the cache is another recipe.
         saved = Config.load(folder / "config.json").replace(epochs=config.epochs)

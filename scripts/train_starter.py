@@ -43,7 +43,7 @@ def main() -> None:
     from chatbot.corpora.base import Problems
     from chatbot.corpora.chatterbot import builtin_path
     from chatbot.store import Store
-    from chatbot.training.loop import models_root, train
+    from chatbot.training.loop import train
 
     # Sizes, and `chain`: chats with the starter run far longer than its
     # conversations (85% are one exchange). Trained without it, the carried state
@@ -76,7 +76,7 @@ def main() -> None:
             conv.split = "train"
         store.add_corpus("chatterbot-english", "chatterbot", str(data), "", conversations)
         state = train(store, "chatterbot-english", "starter", config)
-        bot = Chatbot.load(models_root(store) / "starter")
+        bot = Chatbot.load(store.models_folder / "starter")
         shutil.rmtree(OUT, ignore_errors=True)
         out = ModelDir(OUT)
         out.create(bot.config, bot.vocab)

@@ -10,7 +10,7 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
-from chatbot.training.loop import models_root, train  # noqa: E402
+from chatbot.training.loop import train  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 
@@ -49,7 +49,7 @@ def test_the_average_is_a_warmed_up_exponential_average_of_the_weights(store, co
 
 def test_chat_loads_the_average_and_resume_keeps_the_raw_weights(store, corpus):
     train(store, corpus, "m", TINY.replace(epochs=1))
-    prefix, _ = ModelDir(models_root(store) / "m").read_state("last")
+    prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
     chat = values(Chatbot.load("m", db=store.path).model.trainable_variables)
     reader = tf.train.load_checkpoint(prefix)
     average = [
@@ -65,7 +65,7 @@ def test_chat_loads_the_average_and_resume_keeps_the_raw_weights(store, corpus):
 
 def test_without_averaging_chat_loads_the_raw_weights(store, corpus):
     train(store, corpus, "m", TINY.replace(epochs=1, weight_average=0.0))
-    prefix, _ = ModelDir(models_root(store) / "m").read_state("last")
+    prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
     resumed = trainer_for(store, corpus, TINY.replace(weight_average=0.0))
     resumed.restore(prefix)
     chat = values(Chatbot.load("m", db=store.path).model.trainable_variables)

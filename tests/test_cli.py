@@ -63,6 +63,23 @@ def test_listing_a_database_that_is_not_there_creates_nothing(tmp_path, command,
     assert not db.parent.exists()
 
 
+def test_models_rm_deletes_the_record_and_folder_but_not_a_run_in_progress(run, store):
+    from chatbot.files import exclusive_lock
+
+    for name in ("old", "busy"):
+        (store.models_folder / name).mkdir(parents=True)
+        (store.models_folder / name / "config.json").write_text("{}")
+        store.register_model(name, "dd", str(store.models_folder / name), "{}", {"epochs": 1})
+    with exclusive_lock(store.training_lock("busy"), "held by the test"):
+        one_line_error(run("models", "rm", "busy"), 1, "'busy' is being trained")
+    assert (store.models_folder / "busy" / "config.json").is_file()
+
+    assert run("models", "rm", "old").output == "Removed model 'old'.\n"
+    assert not (store.models_folder / "old").exists()
+    assert [m.name for m in store.models()] == ["busy"]
+    one_line_error(run("models", "rm", "old"), 1, "no model named 'old'", "models: busy")
+
+
 def test_builtin_chatterbot_english(run):
     result = run("ingest", "--builtin", "chatterbot-english")
     assert result.exit_code == 0 and "Ingested 'chatterbot-english' (chatterbot)" in result.output

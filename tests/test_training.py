@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
 from chatbot.config import Config  # noqa: E402
-from chatbot.training.loop import models_root, train  # noqa: E402
+from chatbot.training.loop import train  # noqa: E402
 
 TINY = Config(
     embed_dim=8,
@@ -53,7 +53,7 @@ def weights_of(store, name):
 
 def test_training_writes_a_complete_model_folder_and_registers_it(store, corpus):
     state = train(store, corpus, "m", TINY)
-    folder = models_root(store) / "m"
+    folder = store.models_folder / "m"
     for part in (
         "config.json",
         "vocab.json",
@@ -71,7 +71,7 @@ def test_training_writes_a_complete_model_folder_and_registers_it(store, corpus)
 
 def test_save_then_load_gives_identical_outputs(store, corpus):
     train(store, corpus, "m", TINY)
-    a, b = Chatbot.load("m", db=store.path), Chatbot.load(str(models_root(store) / "m"))
+    a, b = Chatbot.load("m", db=store.path), Chatbot.load(str(store.models_folder / "m"))
     for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
         np.testing.assert_array_equal(x, y)
     assert [a.respond(t) for t in ("hi", "how are you", "bob")] == [
@@ -88,7 +88,7 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
             store, corpus, "crashed", config, reporter=CrashAfter(epoch=2, n=3), checkpoint_every=1
         )
     saved = json.loads(
-        (models_root(store) / "crashed" / "checkpoints/last/train_state.json").read_text()
+        (store.models_folder / "crashed" / "checkpoints/last/train_state.json").read_text()
     )
     assert (saved["epoch"], saved["cursor"]) == (1, 2)  # the crash came before window 3 was saved
     state = train(store, corpus, "crashed", config, resume=True)
@@ -106,10 +106,10 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
 
 def test_checkpoint_left_half_written_falls_back_to_the_previous_one(store, corpus):
     train(store, corpus, "m", TINY)
-    ckpts = models_root(store) / "m" / "checkpoints"
+    ckpts = store.models_folder / "m" / "checkpoints"
     (ckpts / "last").rename(ckpts / "last.old")  # a crash between the two renames
     (ckpts / "last.tmp").mkdir()  # and a half-written new one
-    assert ModelDir(models_root(store) / "m").checkpoint("last") == ckpts / "last.old"
+    assert ModelDir(store.models_folder / "m").checkpoint("last") == ckpts / "last.old"
     assert train(store, corpus, "m", TINY.replace(epochs=3), resume=True, epochs=3).epoch == 3
 
 
@@ -281,7 +281,7 @@ def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
     )
     state = train(store, corpus, "m", config)
     assert [h["learning_rate"] for h in state.history] == pytest.approx(rates)  # before decay
-    prefix, _ = ModelDir(models_root(store) / "m").read_state("last")
+    prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
     trainer = Trainer(config, Chatbot.load("m", db=store.path).vocab)
     trainer.restore(prefix)
     assert float(trainer.optimizer.learning_rate) == pytest.approx(rates[-1] * 0.5)

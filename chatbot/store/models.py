@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import StoreError
 from .connection import Connection, _now
@@ -22,6 +23,15 @@ class ModelInfo:
 class ModelRegistry(Connection):
     """The models table."""
 
+    @property
+    def models_folder(self) -> Path:
+        """Model folders live next to the database."""
+        return self.path.parent / "models"
+
+    def training_lock(self, name: str) -> Path:
+        """The file a run training model `name` holds locked (files.exclusive_lock)."""
+        return self.models_folder / f".{name}.lock"
+
     def register_model(self, name: str, corpus: str, path: str, config: str, metrics: dict) -> None:
         """Insert or update model `name` (config is JSON text; metrics a dict)."""
         now = _now()
@@ -34,6 +44,12 @@ class ModelRegistry(Connection):
                    metrics = excluded.metrics, updated_at = excluded.updated_at""",
                 [name, corpus, path, config, json.dumps(metrics), now, now],
             )
+
+    def remove_model(self, name: str) -> None:
+        """Forget model `name` (its folder is the caller's to delete)."""
+        self.model(name)  # a clear error when it does not exist
+        with self.transaction():
+            self.db.execute("DELETE FROM models WHERE name = ?", [name])
 
     def models(self) -> list[ModelInfo]:
         rows = self.db.execute(

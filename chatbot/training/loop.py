@@ -31,11 +31,6 @@ from .steps import Trainer
 from .streams import ConversationSource
 
 
-def models_root(store: Store) -> Path:
-    """Model folders live next to the database."""
-    return store.path.parent / "models"
-
-
 def train(
     store: Store,
     corpus: str,
@@ -57,7 +52,7 @@ def train(
     """
     # One training per model folder: a second `train --name same` gets one line.
     # Only the chief writes the folder, so only the chief locks it.
-    lock = models_root(store) / f".{name}.lock"
+    lock = store.training_lock(name)
     busy = f"model {name!r} is being trained by another process; wait for it or use another --name"
     strategy = strategy or tf.distribute.get_strategy()  # one device: the default
     chief = Placement.of(strategy).is_chief
@@ -83,7 +78,7 @@ def _train(
 ) -> TrainState:
     data: Store | ShardCorpus = source or store
     chief = Placement.of(strategy).is_chief
-    model_dir = ModelDir(models_root(store) / name)
+    model_dir = ModelDir(store.models_folder / name)
     if resume:
         if not model_dir.exists():
             raise StoreError(f"no model {name!r} to resume in {model_dir.path}")
