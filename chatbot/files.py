@@ -74,6 +74,27 @@ def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def is_locked(path: Path) -> bool:
+    """Whether a process holds `path` under `exclusive_lock` now. A shared lock, taken
+    and dropped at once, tells; the file is never created. Where flock does not
+    exist, we cannot tell, and say it is held."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return True
+    try:
+        f = open(path)  # noqa: SIM115 - closed below; read-only, so never created
+    except FileNotFoundError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that a crash leaves the old file or the new one, never
     half of one: a uniquely named temporary file beside it, flushed to disk, renamed."""

@@ -13,6 +13,7 @@ import pytest
 from .conftest import write
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIG_JSON = json.dumps({"cell": "lstm", "hidden_units": 8, "remember_state": True})
 
 
 def one_line_error(result, code, *fragments):
@@ -69,7 +70,7 @@ def test_models_rm_deletes_the_record_and_folder_but_not_a_run_in_progress(run, 
     for name in ("old", "busy"):
         (store.models_folder / name).mkdir(parents=True)
         (store.models_folder / name / "config.json").write_text("{}")
-        store.register_model(name, "dd", str(store.models_folder / name), "{}", {"epochs": 1})
+        store.register_model(name, "dd", str(store.models_folder / name), CONFIG_JSON, {})
     with exclusive_lock(store.training_lock("busy"), "held by the test"):
         one_line_error(run("models", "rm", "busy"), 1, "'busy' is being trained")
     assert (store.models_folder / "busy" / "config.json").is_file()
@@ -78,6 +79,17 @@ def test_models_rm_deletes_the_record_and_folder_but_not_a_run_in_progress(run, 
     assert not (store.models_folder / "old").exists()
     assert [m.name for m in store.models()] == ["busy"]
     one_line_error(run("models", "rm", "old"), 1, "no model named 'old'", "models: busy")
+
+
+def test_models_lists_a_run_whose_process_is_gone_as_interrupted(run, store):
+    from chatbot.files import exclusive_lock
+
+    metrics = {"epochs": 3, "best_valid_ppl": 40.5, "status": "training"}
+    store.register_model("m", "dd", str(store.models_folder / "m"), CONFIG_JSON, metrics)
+    with exclusive_lock(store.training_lock("m"), "held by the test"):
+        assert run("models").output.splitlines()[1].split()[5:] == ["3", "40.50", "training"]
+    row = run("models").output.splitlines()[1]
+    assert row.split()[5:7] == ["3", "40.50"] and "interrupted (train --resume" in row
 
 
 def test_builtin_chatterbot_english(run):

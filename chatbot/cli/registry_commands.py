@@ -1,0 +1,79 @@
+"""`chatbot models` and `models rm`: the trained models a database lists."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..files import is_locked
+from .app import _print_table, cli, db_option, listed, open_store
+
+
+def _status(store: Any, m: Any) -> str:
+    """How the run stopped; a run recorded as training whose process is gone (its
+    training lock is free) was interrupted, and `train --resume` goes on from it."""
+    status = m.metrics.get("stopped") or m.metrics.get("status", "-")
+    if status == "training" and not is_locked(store.training_lock(m.name)):
+        return "interrupted (train --resume goes on)"
+    return status
+
+
+@cli.group(invoke_without_command=True)
+@db_option
+@click.pass_context
+def models(ctx: click.Context, db: Path | None) -> None:
+    """List trained models with their corpus, size and best validation perplexity
+    (or `models rm NAME`)."""
+    if ctx.invoked_subcommand:
+        ctx.obj = db
+        return
+    rows = listed(db, lambda store: [(m, _status(store, m)) for m in store.models()])
+    if not rows:
+        click.echo("No models yet. Try: chatbot train --corpus NAME")
+        return
+    header = ("name", "corpus", "cell", "hidden", "remember", "epochs", "valid ppl", "status")
+    table = [header] + [
+        (
+            m.name,
+            m.corpus,
+            m.config["cell"],
+            str(m.config["hidden_units"]),
+            "yes" if m.config["remember_state"] else "no",
+            str(m.metrics.get("epochs", 0)),
+            f"{m.metrics['best_valid_ppl']:.2f}" if m.metrics.get("best_valid_ppl") else "-",
+            status,
+        )
+        for m, status in rows
+    ]
+    _print_table(table)
+
+
+@models.command("rm")
+@click.argument("name")
+@db_option
+@click.pass_obj
+def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
+    """Delete model NAME: its record and its folder. Transcripts of chats with it stay."""
+    from ..errors import ModelError
+    from ..files import exclusive_lock
+
+    with open_store(db or parent_db) as store:
+        store.model(name)  # a clear error when there is none
+        lock, folder = store.training_lock(name), store.models_folder / name
+        busy = f"model {name!r} is being trained; stop that run before removing it"
+        with exclusive_lock(lock, busy):
+            # The record first: a crash before the folder is gone leaves a folder
+            # nothing lists, never a listed model whose folder is half deleted.
+            store.remove_model(name)
+            try:
+                shutil.rmtree(folder, ignore_errors=not folder.exists())
+            except OSError as exc:
+                raise ModelError(
+                    f"model {name!r} is no longer listed, but its folder {folder} could not "
+                    f"be deleted ({exc.strerror}); delete it by hand"
+                ) from None
+        lock.unlink(missing_ok=True)
+    click.echo(f"Removed model {name!r}.")
