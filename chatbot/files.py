@@ -86,6 +86,8 @@ def is_locked(path: Path) -> bool:
         f = open(path)  # noqa: SIM115 - closed below; read-only, so never created
     except FileNotFoundError:
         return False
+    except OSError:  # unreadable: we cannot tell
+        return True
     with f:
         try:
             fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
