@@ -119,16 +119,16 @@ class Config:
     # -> 1.329 -> 1.327 -> 1.314 -> ... 1.251 over epochs 13-30); halving the
     # rate on every flat epoch once stopped it at 1.324 with memory unlearned.
     learning_rate: float = _f(8e-3, "Adam learning rate.")
-    # Halve the rate after every flat epoch, but only in the second half of the
-    # budget. Memory is learned after a plateau (above) that early halvings
-    # lengthen: decaying from the start left the probe's two-facts kind at 98%
-    # carried; held to the second half (the probe's 40 epochs: no decay before
-    # epoch 21) it carried every kind 100%. On DailyDialog's 10 epochs this gave
-    # validation 27.70 against the constant rate's 28.69, test 0.91x the trigram
-    # against 0.93x. Waiting two flat epochs instead (lr_patience 2) decayed
-    # once, late, and bought nothing (docs/ablation.md).
+    # Off by default: every decay measured bought perplexity with memory.
+    # Halving after every flat epoch was the best DailyDialog run (validation
+    # 27.70 against 28.69, test 0.91x the trigram against 0.93x), but memory is
+    # learned after a plateau (above) that halvings lengthen: from the start,
+    # the probe's two-facts kind ended at 98% carried; held to the second half
+    # of the budget (lr_decay_start 0.5), 100% at seed 1 but 87.5% at seed 0
+    # (report_quality.py, 2026-12-06). Waiting two flat epochs (lr_patience 2)
+    # kept the probe but decayed once, late, and bought nothing (docs/ablation.md).
     lr_decay: float = _f(
-        0.5,
+        1.0,
         "Multiply the learning rate by this after every --lr-patience epochs in a row "
         "without a better validation perplexity (1: never).",
     )
@@ -138,10 +138,9 @@ class Config:
         "the learning rate (--lr-decay).",
     )
     lr_decay_start: float = _f(
-        0.5,
-        "Share of the epoch budget (--epochs) trained before --lr-decay may apply: 0.5 "
-        "decays only in the second half, after memory, which is learned after a "
-        "plateau, has had time to form.",
+        0.0,
+        "Share of the epoch budget (--epochs) trained before --lr-decay may apply "
+        "(0.5: in the second half only).",
     )
     clip_norm: float = _f(5.0, "Global gradient norm clip.")
     # Why, and what it gained: average.py. In one comparison of momenta on the
