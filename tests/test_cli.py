@@ -58,10 +58,16 @@ def test_listing_a_database_that_is_not_there_creates_nothing(tmp_path, command,
 
     from chatbot.cli import cli
 
+    def run_at(db, *args):
+        return CliRunner().invoke(cli, [*args, "--db", str(db)], catch_exceptions=False)
+
     db = tmp_path / "mistyped" / "x.db"
-    result = CliRunner().invoke(cli, [command, "--db", str(db)], catch_exceptions=False)
+    result = run_at(db, command)
     assert result.exit_code == 0 and message in result.output
     assert not db.parent.exists()
+    if command == "models":
+        one_line_error(run_at(db, "models", "rm", "m"), 1, "no model named 'm'", "check --db")
+        assert not db.parent.exists()
 
 
 def test_models_rm_deletes_the_record_and_folder_but_not_a_run_in_progress(run, store):

@@ -57,10 +57,14 @@ def models(ctx: click.Context, db: Path | None) -> None:
 @click.pass_obj
 def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
     """Delete model NAME: its record and its folder. Transcripts of chats with it stay."""
-    from ..errors import ModelError
+    from ..errors import ModelError, StoreError
     from ..files import exclusive_lock
+    from ..store import default_db_path
 
-    with open_store(db or parent_db) as store:
+    path = db or parent_db or default_db_path()
+    if not path.is_file():  # a mistyped --db: say so, and create nothing
+        raise StoreError(f"no model named {name!r}: there is no database {path}; check --db")
+    with open_store(path) as store:
         store.model(name)  # a clear error when there is none
         lock, folder = store.training_lock(name), store.models_folder / name
         busy = f"model {name!r} is being trained; stop that run before removing it"
