@@ -312,7 +312,9 @@ def schedule(config: dict) -> str:
     flat = "an epoch" if patience == 1 else f"{patience} epochs in a row"
     start = int(config["lr_decay_start"] * config["epochs"])
     held = f", never in epochs 1-{start}" if start else ""
-    return f"times {config['lr_decay']} after {flat} without improvement{held}"
+    share = config["lr_floor"]
+    floor = f", never below {share} of the starting rate" if share else ""
+    return f"times {config['lr_decay']} after {flat} without improvement{held}{floor}"
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from chatbot.errors import ConfigError, ModelError
         ({"weight_average": 1.0}, "weight_average must be in [0, 1). Received: "),
         ({"lr_decay": 0}, "lr_decay must be in (0, 1]. Received: lr_decay=0"),
         ({"lr_decay_start": 1.0}, "lr_decay_start must be in [0, 1). Received: "),
+        ({"lr_floor": 1.5}, "lr_floor must be in [0, 1]. Received: lr_floor=1.5"),
         ({"lr_patience": 0}, "lr_patience must be an integer from 1 to 100000. "),
         (
             {"matmul_precision": "fp16"},

@@ -257,15 +257,16 @@ def test_a_run_in_progress_is_listed_with_its_finished_epochs(store, corpus, mon
 
 
 @pytest.mark.parametrize(
-    "lr_patience, lr_decay_start, rates",
+    "lr_patience, lr_decay_start, lr_floor, rates",
     [
-        (1, 0.0, [0.01, 0.01, 0.005, 0.0025, 0.00125]),  # halved after every worse epoch
-        (2, 0.0, [0.01, 0.01, 0.01, 0.005, 0.005]),  # after every second one in a row
-        (1, 0.5, [0.01, 0.01, 0.01, 0.005, 0.0025]),  # not in epochs 1-2 of 5
+        (1, 0.0, 0.0, [0.01, 0.01, 0.005, 0.0025, 0.00125, 0.000625]),  # after every worse epoch
+        (2, 0.0, 0.0, [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]),  # every second one in a row
+        (1, 0.5, 0.0, [0.01, 0.01, 0.01, 0.005, 0.0025, 0.00125]),  # not in epochs 1-2 of 5
+        (1, 0.0, 0.3, [0.01, 0.01, 0.005, 0.003, 0.003, 0.003]),  # never below 0.3 x 0.01
     ],
 )
 def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
-    store, corpus, monkeypatch, lr_patience, lr_decay_start, rates
+    store, corpus, monkeypatch, lr_patience, lr_decay_start, lr_floor, rates
 ):
     from chatbot.training.steps import Trainer
 
@@ -278,10 +279,12 @@ def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
         lr_decay=0.5,
         lr_patience=lr_patience,
         lr_decay_start=lr_decay_start,
+        lr_floor=lr_floor,
     )
     state = train(store, corpus, "m", config)
-    assert [h["learning_rate"] for h in state.history] == pytest.approx(rates)  # before decay
+    # each epoch's rate, then the one after the last epoch's decay, as checkpointed
+    assert [h["learning_rate"] for h in state.history] == pytest.approx(rates[:-1])
     prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
     trainer = Trainer(config, Chatbot.load("m", db=store.path).vocab)
     trainer.restore(prefix)
-    assert float(trainer.optimizer.learning_rate) == pytest.approx(rates[-1] * 0.5)
+    assert float(trainer.optimizer.learning_rate) == pytest.approx(rates[-1])

@@ -236,7 +236,7 @@ def _end_epoch(
     if state.bad_epochs and state.bad_epochs % c.lr_patience == 0 and not held:
         # a plateau long enough: smaller steps (the rate is checkpointed with Adam)
         lr = trainer.optimizer.learning_rate
-        lr.assign(lr * c.lr_decay)
+        lr.assign(tf.maximum(lr * c.lr_decay, c.learning_rate * c.lr_floor))
     state.epoch, state.cursor, state.loss_sum, state.tokens = state.epoch + 1, 0, 0.0, 0
     if state.bad_epochs >= c.patience:
         state.stopped = (
