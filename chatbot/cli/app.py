@@ -109,12 +109,17 @@ def open_store(db: Path | None) -> Any:
     return Store(db)
 
 
+def db_file(db: Path | None) -> Path:
+    """The database file a command uses: --db, else the default one."""
+    from ..store import default_db_path
+
+    return db or default_db_path()
+
+
 def listed(db: Path | None, rows: Callable[[Any], list]) -> list:
     """`rows(store)` from the database if there is one, else nothing: a listing
     command must not leave a new folder and database behind (a mistyped --db)."""
-    from ..store import default_db_path
-
-    if not (db or default_db_path()).is_file():
+    if not db_file(db).is_file():
         return []
     with open_store(db) as store:
         return rows(store)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..files import is_locked
-from .app import _print_table, cli, db_option, listed, open_store
+from .app import _print_table, cli, db_file, db_option, listed, open_store
 
 
 def _status(store: Any, m: Any) -> str:
@@ -59,13 +59,12 @@ def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
     """Delete model NAME: its record and its folder. Transcripts of chats with it stay."""
     from ..errors import ModelError, StoreError
     from ..files import exclusive_lock
-    from ..store import default_db_path
 
-    path = db or parent_db or default_db_path()
+    path = db_file(db or parent_db)
     if not path.is_file():  # a mistyped --db: say so, and create nothing
         raise StoreError(f"no model named {name!r}: there is no database {path}; check --db")
     with open_store(path) as store:
-        store.model(name)  # a clear error when there is none
+        store.model(name)  # an unknown name: its error, before a lock file is made for it
         lock, folder = store.training_lock(name), store.models_folder / name
         busy = f"model {name!r} is being trained; stop that run before removing it"
         with exclusive_lock(lock, busy):
