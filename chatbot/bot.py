@@ -22,7 +22,7 @@ from .exchanges import encode_utterance
 from .model import Memory, Seq2Seq, State, row_losses
 from .store import Store
 from .text import detokenize
-from .vocab import END_ID, START_ID, Vocab
+from .vocab import END_ID, START_ID, Slots, Vocab
 
 
 class Chatbot:
@@ -37,6 +37,8 @@ class Chatbot:
         self.chat_decoding: dict = dict(CHAT_DEFAULT)
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
+        # The conversation's unknown words, bound to slots as they are read (vocab.Slots).
+        self.slots = Slots(vocab)
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
@@ -76,10 +78,16 @@ class Chatbot:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
         self.memory = self.model.no_memory(1)
+        self.slots = Slots(self.vocab)
 
     def token_ids(self, text: str) -> list[int]:
-        """`text` as the model reads it: token ids, cut to max_len."""
-        return encode_utterance(text, self.vocab, self.config.max_len)
+        """`text` as the model reads it: token ids, cut to max_len; its new unknown
+        words take the conversation's next slots."""
+        return encode_utterance(text, self.slots, self.config.max_len)
+
+    def words(self, ids: list[int]) -> str:
+        """Reply ids as text, each slot shown as the word it holds."""
+        return detokenize(self.slots.decode(ids))
 
     def read(self, ids: list[int]) -> None:
         """Feed one utterance, as token ids, into the state (reset first without memory)."""
@@ -113,14 +121,14 @@ class Chatbot:
 
     def detokenized_reply(self, draw: int | None = None) -> str:
         """The reply to the current state as text, without changing the state."""
-        return detokenize(self.vocab.decode(self.reply_ids(draw)))
+        return self.words(self.reply_ids(draw))
 
     def respond(self, text: str, draw: int | None = None) -> str:
         """Read `text`, reply, and feed the reply into the state (`follow`)."""
         self.read(self.token_ids(text))
-        ids = self.reply_ids(draw)
+        ids = self.slots.bound(self.reply_ids(draw))
         self.follow(ids)
-        return detokenize(self.vocab.decode(ids))
+        return self.words(ids)
 
     def follow(self, ids: list[int]) -> None:
         """Feed the reply to the utterance just read into the state, on from that

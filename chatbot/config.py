@@ -33,6 +33,7 @@ ADDED_LATER = {
     "lr_patience": 1,
     "lr_decay_start": 0.0,
     "lr_floor": 0.0,
+    "slots": 0,
 }
 
 
@@ -43,6 +44,7 @@ INT_RANGES = {
     "num_layers": (1, 8),
     "output_dim": (0, 8192),
     "vocab_size": (5, 1_000_000),
+    "slots": (0, 1000),
     "min_count": (1, 1_000_000_000),
     "max_len": (1, 1000),
     "memory_horizon": (0, 1_000_000),
@@ -82,7 +84,13 @@ class Config:
     embed_dim: int = _f(128, "Word embedding size (shared by encoder and decoder).")
     hidden_units: int = _f(256, "Units per recurrent layer.")
     num_layers: int = _f(1, "Stacked recurrent layers in the encoder and in the decoder.")
-    vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens.")
+    vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens and the slots.")
+    slots: int = _f(
+        16,
+        "Conversation slots for words the vocabulary lacks: the n-th new word of a "
+        "conversation reads and writes as slot n, so the bot can say a name back "
+        "(0: such words are <unk>).",
+    )
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")
     # On the context probe (tests/test_context.py, 40 epochs) the carried state

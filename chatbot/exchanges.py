@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from .text import tokenize
-from .vocab import Vocab
+from .vocab import Slots, Vocab
 
 Exchange = tuple[list[int], list[int]]  # (source ids, target ids)
 
 
-def encode_utterance(text: str, vocab: Vocab, max_len: int) -> list[int]:
-    return vocab.encode(tokenize(text))[:max_len]
+def encode_utterance(text: str, slots: Slots, max_len: int) -> list[int]:
+    """`text` as token ids, its unknown words read through the conversation's `slots`
+    (only the first `max_len` tokens are read, so only they bind slots)."""
+    return slots.encode(tokenize(text)[:max_len])
 
 
 def paired(utterances: list[list[int]], max_len: int) -> list[Exchange]:
@@ -28,9 +30,11 @@ def paired(utterances: list[list[int]], max_len: int) -> list[Exchange]:
 def encoded_conversations(
     conversations: Iterable[list[str]], vocab: Vocab, max_len: int
 ) -> Iterator[list[Exchange]]:
-    """Token ids per exchange; conversations with fewer than two utterances have none."""
+    """Token ids per exchange; conversations with fewer than two utterances have none.
+    Each conversation binds its own unknown words to slots (`vocab.Slots`)."""
     for texts in conversations:
-        ids = [encode_utterance(t, vocab, max_len) for t in texts]
+        slots = Slots(vocab)
+        ids = [encode_utterance(t, slots, max_len) for t in texts]
         ids = [u for u in ids if u]
         if len(ids) >= 2:
             yield paired(ids, max_len)

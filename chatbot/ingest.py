@@ -18,10 +18,10 @@ from pathlib import Path
 
 from . import corpora
 from .corpora import Conversation, Problems
+from .corpora.base import DEFAULT_SPLIT, hash_split  # noqa: F401 - re-exported
 from .errors import CorpusFormatError, UsageError
 from .store import CorpusInfo, Store
 
-DEFAULT_SPLIT = (0.90, 0.05, 0.05)  # train, valid, test
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -42,15 +42,6 @@ def check_name(name: str, kind: str) -> str:
             f"{kind} name must be letters, digits, '.', '_' or '-' (at most 64). Received: {name!r}"
         )
     return name
-
-
-def hash_split(external_id: str, fractions: tuple[float, float, float] = DEFAULT_SPLIT) -> str:
-    """A split that depends only on the conversation's id: stable across runs and machines."""
-    digest = hashlib.blake2b(external_id.encode("utf-8"), digest_size=8).digest()
-    u = int.from_bytes(digest, "big") / 2**64
-    if u < fractions[0]:
-        return "train"
-    return "valid" if u < fractions[0] + fractions[1] else "test"
 
 
 def content_sha256(path: Path) -> str:
@@ -91,6 +82,30 @@ def ingest(
     return IngestResult(
         info, False, problems.skipped, problems.errors, problems.warnings, problems.warned
     )
+
+
+def ingest_generated(
+    store: Store,
+    conversations: Iterable[Conversation],
+    fmt: str,
+    name: str,
+    recipe: str,
+    replace: bool = False,
+    progress: Callable[[Iterable[Conversation]], Iterable[Conversation]] = lambda it: it,
+) -> IngestResult:
+    """Store generated `conversations` as corpus `name`, whole or not at all. `recipe`
+    (what made them: generator, version, arguments) stands in for a file's content:
+    the same recipe twice is a no-op."""
+    name = check_name(name, "corpus")
+    sha = hashlib.sha256(recipe.encode("utf-8")).hexdigest()
+    existing = store.corpus_by_sha256(sha)
+    if existing and not replace:
+        return IngestResult(existing, already_present=True)
+    problems = Problems("fail")
+    stream = progress(_prepared(conversations, problems, Path(recipe)))
+    with _gc_paused():
+        info = store.add_corpus(name, fmt, recipe, sha, stream, replace=replace)
+    return IngestResult(info)
 
 
 @contextmanager

@@ -27,7 +27,11 @@ def perplexity(loss_sum: float, tokens: int) -> float:
 
 
 class TqdmReporter:
-    """Training progress: a bar per epoch with loss, perplexity and tokens per second."""
+    """Training progress: a bar per epoch with loss, perplexity and tokens per second.
+    Where stderr is not a terminal (a run in the background, its output in a log),
+    the bar is off and a line is printed every LOG_EVERY seconds instead."""
+
+    LOG_EVERY = 60.0
 
     def epoch_start(self, epoch: int, total_windows: int, done: int) -> None:
         from tqdm import tqdm
@@ -36,7 +40,8 @@ class TqdmReporter:
             total=total_windows, initial=done, desc=f"epoch {epoch}", unit=" win", disable=None
         )
         self.loss = self.tokens = 0.0
-        self.started = time.perf_counter()
+        self.started = self.logged = time.perf_counter()
+        self.epoch, self.total, self.done = epoch, total_windows, done
 
     def window(self, loss_sum: float, tokens: int) -> None:
         self.loss, self.tokens = self.loss + loss_sum, self.tokens + tokens
@@ -48,6 +53,14 @@ class TqdmReporter:
             refresh=False,
         )
         self.bar.update(1)
+        self.done += 1
+        if self.bar.disable and time.perf_counter() - self.logged >= self.LOG_EVERY:
+            self.logged = time.perf_counter()
+            print(
+                f"epoch {self.epoch}: window {self.done:,} of ~{self.total:,}, "
+                f"train ppl {perplexity(self.loss, int(self.tokens)):.1f}, {rate:,.0f} tokens/s",
+                flush=True,
+            )
 
     def epoch_end(self, metrics: dict) -> None:
         # The window count is an estimate (conversations longer than bptt add windows):

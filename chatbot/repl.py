@@ -124,7 +124,8 @@ def handle(session: Session, line: str) -> bool:
     unknown = session.unknown_words(line)
     reply = session.respond(line)
     if unknown:
-        say(f"(not in the vocabulary: {printable(', '.join(unknown[:8]))})")
+        kept = "new words, kept for this chat" if session.has_slots else "not in the vocabulary"
+        say(f"({kept}: {printable(', '.join(unknown[:8]))})")
     say(f"bot> {printable(reply)}")
     return False
 

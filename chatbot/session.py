@@ -23,7 +23,7 @@ from .decode import DecodeSettings
 from .errors import UsageError
 from .store import Store, exchanges
 from .text import MAX_CHARS, tokenize
-from .vocab import UNK_ID
+from .vocab import UNK_ID, Slots
 
 # What `/set KEY=VALUE` may change: the key as typed, and how its value is read.
 SETTABLE = {
@@ -72,7 +72,8 @@ class Session:
     def __init__(self, bot: Chatbot, store: Store | None, model_name: str):
         self._bot, self.store, self.model_name = bot, store, model_name
         self.history: list[tuple[str, str]] = []
-        self._states: list[list] = []  # the state before each exchange, for undo
+        # The state and the slots' binding before each exchange, for undo.
+        self._states: list[tuple[list, Slots]] = []
         self.transcript_id: int | None = None
 
     # -- settings ----------------------------------------------------------------
@@ -141,13 +142,18 @@ class Session:
         words = dict.fromkeys(t for t in tokenize(text) if self._bot.vocab.encode([t])[0] == UNK_ID)
         return list(words)
 
+    @property
+    def has_slots(self) -> bool:
+        """Whether new words are kept for the conversation (`vocab.Slots`), not lost."""
+        return bool(self._bot.vocab.slot_ids)
+
     def respond(self, text: str) -> str:
         """Reply to `text` (cut to MAX_CHARS) and store the exchange. If storing fails,
         the state is put back: the conversation is where it was before the line."""
         # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
         # UTF-8: it becomes "?".
         text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
-        before = list(self._bot.state)
+        before = list(self._bot.state), self._bot.slots.copy()
         draw = random.getrandbits(31)  # stored, so a replay samples the same reply
         try:
             reply = self._bot.respond(text, draw)
@@ -164,7 +170,7 @@ class Session:
                     turn_settings(self._bot, draw),
                 )
         except BaseException:
-            self._bot.state = before
+            self._bot.state, self._bot.slots = before
             raise
         self._states.append(before)
         self.history.append((text, reply))
@@ -183,7 +189,7 @@ class Session:
             return None
         if self.store is not None and self.transcript_id is not None:
             self.store.drop_last_exchange(self.transcript_id)
-        self._bot.state = self._states.pop()
+        self._bot.state, self._bot.slots = self._states.pop()
         return self.history.pop()
 
     def resume(self, transcript_id: int) -> None:
@@ -202,8 +208,14 @@ class Session:
             for b in bots
             if b.state is not None
         ]
+        # The slots' binding is a function of the text: read it again, in order.
+        slots = [self._bot.slots.copy()]
+        for user, bot in self.history:
+            self._bot.token_ids(user), self._bot.token_ids(bot)
+            slots.append(self._bot.slots.copy())
         # The state before exchange i is the state after exchange i - 1 (zeros first).
-        self._states = [self._bot.model.zero_state(1), *after[:-1]]
+        states = [self._bot.model.zero_state(1), *after[:-1]]
+        self._states = list(zip(states, slots, strict=False))
         if after:
             self._bot.state = after[-1]
         self.configure(bots[-1].settings if bots and bots[-1].settings else header["settings"])

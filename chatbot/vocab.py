@@ -1,8 +1,20 @@
-"""The vocabulary: words <-> ids, with four special tokens first.
+"""The vocabulary: words <-> ids, with four special tokens first, then the
+conversation slots.
 
 Built from the training split of a corpus (never from validation or test, so
 evaluation sees honest unknown words), capped in size and by minimum count,
 and saved as JSON next to the model.
+
+**Slots: words it has never seen.** A word-level model cannot say "rex" if
+"rex" is not in its vocabulary. So the n-th distinct unknown word of a
+conversation reads and writes as slot n (`<slot0>`, `<slot1>`, ...; after the
+last slot the numbering wraps round and the oldest binding gives way), and
+a reply's slot shows the word bound to it (Luong et al. 2015, entity
+anonymisation in Hermann et al. 2015). The binding is a function of the
+conversation's text so far, so training, chat, undo, resume, replay and
+evaluation all get it by encoding the conversation's utterances in order
+through one `Slots`. A vocabulary without slot tokens (older models) reads
+unknown words as `<unk>`, as before.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from .text import tokenize
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
+SLOT = "<slot{}>"  # slot tokens follow the specials: ids 4 .. 4 + slots - 1
 
 
 class Vocab:
@@ -30,6 +43,9 @@ class Vocab:
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ModelError("vocabulary has duplicate tokens; rebuild it")
+        self.slot_ids: list[int] = []
+        while SLOT.format(len(self.slot_ids)) in self.stoi:
+            self.slot_ids.append(self.stoi[SLOT.format(len(self.slot_ids))])
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -38,8 +54,11 @@ class Vocab:
         return token in self.stoi
 
     @classmethod
-    def build(cls, texts: Iterable[str], max_size: int = 8000, min_count: int = 1) -> Vocab:
-        """Count tokens in `texts`; keep the `max_size - 4` commonest seen `min_count` times."""
+    def build(
+        cls, texts: Iterable[str], max_size: int = 8000, min_count: int = 1, slots: int = 0
+    ) -> Vocab:
+        """Count tokens in `texts`; keep `slots` slot tokens and the commonest words seen
+        `min_count` times, `max_size` tokens in all."""
         if max_size <= len(SPECIALS):
             raise ConfigError(f"vocab_size must be greater than 4. Received: vocab_size={max_size}")
         if min_count < 1:
@@ -49,8 +68,15 @@ class Vocab:
             counts.update(tokenize(text))
         # Ties broken alphabetically so the same corpus always gives the same ids.
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if max_size <= len(SPECIALS) + slots:
+            raise ConfigError(
+                f"vocab_size must be greater than 4 + slots. Received: vocab_size={max_size}, "
+                f"slots={slots}"
+            )
+        slot_tokens = [SLOT.format(i) for i in range(slots)]
         kept = [w for w, n in ranked if n >= min_count and w not in SPECIALS]
-        return cls(kept[: max_size - len(SPECIALS)])
+        kept = [w for w in kept if not (w.startswith("<slot") and w.endswith(">"))]
+        return cls(slot_tokens + kept[: max_size - len(SPECIALS) - slots])
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.stoi.get(t, UNK_ID) for t in tokens]
@@ -86,3 +112,66 @@ class Vocab:
                 '{"specials": [...], "tokens": [strings]}); retrain the model'
             )
         return cls(tokens)
+
+
+class Slots:
+    """One conversation's binding of unknown words to slots (see the module's doc).
+
+    `encode` binds as it reads, so encode every utterance of a conversation in
+    order, both speakers; `decode` shows a bound slot as its word and drops an
+    unbound one (the decoder has nothing to say there)."""
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+        self.words: list[str | None] = [None] * len(vocab.slot_ids)
+        self.seen = 0  # unknown words bound so far; the next takes slot seen % len
+
+    def copy(self) -> Slots:
+        other = Slots(self.vocab)
+        other.words, other.seen = list(self.words), self.seen
+        return other
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        stoi, ids = self.vocab.stoi, []
+        for t in tokens:
+            if t in stoi:
+                ids.append(stoi[t])
+            elif not self.words:
+                ids.append(UNK_ID)
+            elif t in self.words:
+                ids.append(self.vocab.slot_ids[self.words.index(t)])
+            else:
+                n = self.seen % len(self.words)
+                self.words[n], self.seen = t, self.seen + 1
+                ids.append(self.vocab.slot_ids[n])
+        return ids
+
+    def bound(self, ids: list[int]) -> list[int]:
+        """`ids` without the slots that hold no word yet: a reply says only what it shows."""
+        first = self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
+        return [i for i in ids if not first <= i < first + len(self.words) or self.words[i - first]]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens for `ids` (as `Vocab.decode`), slots shown as their words."""
+        ids = _until_end(ids)
+        first = self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
+        out = []
+        for token, i in zip(self.vocab.decode(ids), ids, strict=True):
+            if first <= i < first + len(self.words):
+                word = self.words[i - first]
+                if word is not None:
+                    out.append(word)
+            else:
+                out.append(token)
+        return out
+
+
+def _until_end(ids: Iterable[int]) -> list[int]:
+    """The ids `Vocab.decode` turns into tokens, in order."""
+    out = []
+    for i in ids:
+        if i == END_ID:
+            break
+        if i not in (PAD_ID, START_ID):
+            out.append(i)
+    return out

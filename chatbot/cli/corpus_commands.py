@@ -20,7 +20,27 @@ from .app import _print_table, cli, db_option, listed, open_store
     help="Corpus format (default: detected from PATH).",
 )
 @click.option("--name", help="Corpus name (default: the file or folder name).")
-@click.option("--builtin", help="Ingest a corpus shipped with a dependency: chatterbot-english.")
+@click.option(
+    "--builtin",
+    type=click.Choice(["chatterbot-english", "chitchat", "recall"]),
+    help="Ingest a corpus that ships with the package, no download: chatterbot-english "
+    "(BSD-3), chitchat (7,168 chats between people, MIT), or recall (generated: facts "
+    "stated, then asked for back; see --conversations and --seed).",
+)
+@click.option(
+    "--conversations",
+    type=click.IntRange(1, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="--builtin recall: how many conversations to generate.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="--builtin recall: the generator's seed (same seed, same corpus).",
+)
 @click.option("--replace", is_flag=True, help="Ingest again, replacing a corpus of the same name.")
 @click.option(
     "--on-error",
@@ -35,6 +55,8 @@ def ingest(
     fmt: str | None,
     name: str | None,
     builtin: str | None,
+    conversations: int,
+    seed: int,
     replace: bool,
     on_error: str,
     db: Path | None,
@@ -48,17 +70,24 @@ def ingest(
     conversations). The same input twice is a no-op.
 
     \b
-    Example:
+    Examples:
       chatbot ingest ../shared/corpora/dailydialog --name dd
+      chatbot ingest --builtin chitchat
+      chatbot ingest --builtin recall --conversations 20000 --seed 0
     """
     from tqdm import tqdm
 
-    from ..corpora import chatterbot
+    from ..corpora import chatterbot, chitchat
     from ..ingest import ingest as run_ingest
 
     if (path is None) == (builtin is None):
         raise click.UsageError("give either PATH or --builtin NAME")
-    if builtin:
+    if builtin == "recall":
+        _ingest_recall(name or "recall", conversations, seed, replace, db)
+        return
+    if builtin == "chitchat":
+        path, fmt, name = chitchat.builtin_path(), "chitchat", name or builtin
+    elif builtin:
         path, fmt, name = chatterbot.builtin_path(builtin), "chatterbot", name or builtin
     assert path is not None
     with open_store(db) as store:
@@ -72,6 +101,28 @@ def ingest(
             progress=lambda it: tqdm(it, unit=" conv", disable=None, desc="ingest"),
         )
     _report_ingest(result, path)
+
+
+def _ingest_recall(name: str, n: int, seed: int, replace: bool, db: Path | None) -> None:
+    """The recall corpus: generated from a seed, its small talk from chitchat's train split."""
+    from tqdm import tqdm
+
+    from ..corpora import chitchat, recall
+    from ..ingest import ingest_generated
+
+    recipe = f"recall v{recall.VERSION} --conversations {n} --seed {seed}"
+    pairs = recall.filler_pairs(chitchat.builtin_path())
+    with open_store(db) as store:
+        result = ingest_generated(
+            store,
+            recall.conversations(n, seed, pairs),
+            "recall",
+            name,
+            recipe,
+            replace,
+            progress=lambda it: tqdm(it, total=n, unit=" conv", disable=None, desc="generate"),
+        )
+    _report_ingest(result, Path(recipe))
 
 
 def _report_ingest(result: Any, path: Path) -> None:

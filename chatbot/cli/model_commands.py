@@ -35,7 +35,13 @@ def config_options(f: Any) -> Any:
 
 
 @cli.command()
-@click.option("--corpus", help="Corpus to train on (see `chatbot corpora`).")
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    help="Corpus to train on (see `chatbot corpora`); repeat it to train on several at "
+    "once, each corpus spread evenly through every epoch.",
+)
 @click.option(
     "--shards",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -55,7 +61,7 @@ def config_options(f: Any) -> Any:
 @config_options
 @db_option
 def train(
-    corpus: str | None,
+    corpora: tuple[str, ...],
     shards: Path | None,
     name: str | None,
     resume: bool,
@@ -69,6 +75,7 @@ def train(
     \b
     Examples:
       chatbot train --corpus dd --remember-state --epochs 10
+      chatbot train --corpus chitchat --corpus recall --name talker
       chatbot train --corpus dd --name dd --resume      # after a crash or Ctrl-C
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
       chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
@@ -77,7 +84,7 @@ def train(
     from ..config import Config
     from ..ingest import check_name
 
-    if (corpus is None) == (shards is None):
+    if bool(corpora) == (shards is not None):
         raise click.UsageError("give --corpus NAME or --shards FOLDER (one of them)")
     chosen = {k: v for k, v in config_flags.items() if v is not None}
     if resume and set(chosen) - {"epochs"}:
@@ -90,15 +97,21 @@ def train(
     from ..training.loop import train as run_train
 
     distribution = make_strategy(strategy)  # before any other TensorFlow work
-    source = None
+    source: Any = None
     if shards:
         from ..training.shards import ShardCorpus
 
         source = ShardCorpus(shards)
         corpus = source.name
-    assert corpus is not None
-    name = check_name(name or corpus, "model")
+    else:
+        corpus = corpora[0]
+    name = check_name(name or "-".join(corpora) or corpus, "model")
     with open_store(db) as store:
+        if len(corpora) > 1:
+            from ..training.mix import Mix
+
+            source = Mix(store, list(corpora))
+            corpus = source.name
         state = run_train(
             store,
             corpus,

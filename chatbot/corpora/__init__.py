@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import UsageError
-from . import chatterbot, cornell, dailydialog, jsonl, plaintext
+from . import chatterbot, chitchat, cornell, dailydialog, jsonl, plaintext
 from .base import Conversation, Problems, Utterance
 
 __all__ = ["FORMATS", "Conversation", "Problems", "Utterance", "detect", "read"]
@@ -22,6 +22,7 @@ FORMATS: dict[str, Reader] = {
     "chatterbot": chatterbot.read,
     "jsonl": jsonl.read,
     "text": plaintext.read,
+    "chitchat": chitchat.read,
 }
 
 

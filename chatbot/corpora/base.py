@@ -10,6 +10,7 @@ ingestion (which then rolls back).
 from __future__ import annotations
 
 import codecs
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,16 @@ from ..errors import CorpusFormatError, UsageError
 
 # The splits a conversation can belong to (an official one, or by a hash of its id).
 SPLITS = ("train", "valid", "test")
+DEFAULT_SPLIT = (0.90, 0.05, 0.05)  # train, valid, test, for corpora without an official one
+
+
+def hash_split(external_id: str, fractions: tuple[float, float, float] = DEFAULT_SPLIT) -> str:
+    """A split that depends only on the conversation's id: stable across runs and machines."""
+    digest = hashlib.blake2b(external_id.encode("utf-8"), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    if u < fractions[0]:
+        return "train"
+    return "valid" if u < fractions[0] + fractions[1] else "test"
 
 
 class Utterance(NamedTuple):

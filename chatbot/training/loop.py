@@ -26,6 +26,7 @@ from ..store import Store
 from ..vocab import Vocab
 from .checkpoints import TrainState
 from .distribute import Placement, any_left, empty_window
+from .mix import Mix
 from .shards import ShardCorpus
 from .steps import Trainer
 from .streams import ConversationSource
@@ -42,7 +43,7 @@ def train(
     epochs: int | None = None,
     checkpoint_every: int = 50,
     strategy: tf.distribute.Strategy | None = None,
-    source: ShardCorpus | None = None,
+    source: ShardCorpus | Mix | None = None,
 ) -> TrainState:
     """Train (or with `resume`, continue) model `name` on `corpus`, and register it.
 
@@ -74,9 +75,9 @@ def _train(
     epochs: int | None,
     checkpoint_every: int,
     strategy: tf.distribute.Strategy,
-    source: ShardCorpus | None,
+    source: ShardCorpus | Mix | None,
 ) -> TrainState:
-    data: Store | ShardCorpus = source or store
+    data: Store | ShardCorpus | Mix = source or store
     chief = Placement.of(strategy).is_chief
     model_dir = ModelDir(store.models_folder / name)
     if resume:
@@ -114,7 +115,7 @@ def _train(
                 f"corpus {corpus!r} has no training conversations of two or more utterances"
             )
         texts = (t for conv in data.iter_conversations(corpus, "train") for t in conv)
-        vocab = Vocab.build(texts, config.vocab_size, config.min_count)
+        vocab = Vocab.build(texts, config.vocab_size, config.min_count, config.slots)
         if chief:
             model_dir.create(config, vocab)
         trainer, state = Trainer(config, vocab, strategy), TrainState()
