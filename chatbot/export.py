@@ -48,19 +48,68 @@ class TurnModule(tf.Module):
             ),
             default_value=UNK_ID,
         )
-        state = tf.TensorSpec([cfg.state_size, cfg.hidden_units], tf.float32, name="state")
+        # The conversation's slots (vocab.Slots) travel with the state: the word each
+        # slot holds ("" for none yet) and how many words were bound so far.
+        self.first_slot = bot.vocab.slot_ids[0] if bot.vocab.slot_ids else 0
+        self.n_slots = len(bot.vocab.slot_ids)
+        conversation = [
+            tf.TensorSpec([cfg.state_size, cfg.hidden_units], tf.float32, name="state"),
+            tf.TensorSpec([None], tf.string, name="slots"),
+            tf.TensorSpec([], tf.int32, name="seen"),
+        ]
         self.serving_default = tf.function(
-            self._from_text, input_signature=[tf.TensorSpec([], tf.string, "utterance"), state]
+            self._from_text,
+            input_signature=[tf.TensorSpec([], tf.string, "utterance"), *conversation],
         )
         self.reply_tokens = tf.function(
-            self._turn, input_signature=[tf.TensorSpec([None], tf.string, "tokens"), state]
+            self._turn, input_signature=[tf.TensorSpec([None], tf.string, "tokens"), *conversation]
         )
 
-    def _from_text(self, utterance, state):
+    def _from_text(self, utterance, state, slots, seen):
         text = tf.strings.lower(utterance, encoding="utf-8")
         text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
         text = tf.strings.regex_replace(text, r"(n't|'s|'m|'d|'re|'ve|'ll)\b", r" \1")
-        return self._turn(tf.strings.split(text), state)
+        return self._turn(tf.strings.split(text), state, slots, seen)
+
+    def _encode(self, tokens, slots, seen):
+        """Token ids, each unknown word read through the slots as `vocab.Slots.encode`
+        does: a word a slot holds is that slot; a new one takes slot `seen % slots`."""
+        ids = tf.cast(self.table.lookup(tokens), tf.int32)
+        if not self.n_slots:
+            return ids, slots, seen
+
+        def bind(i, ids, slots, seen):
+            word = tokens[i]
+            held = tf.cast(tf.where(tf.equal(slots, word))[:, 0], tf.int32)
+            n = tf.cond(
+                tf.size(held) > 0, lambda: held[0], lambda: tf.math.floormod(seen, self.n_slots)
+            )
+            new = tf.size(held) == 0
+            slots = tf.tensor_scatter_nd_update(slots, [[n]], [word])
+            ids = tf.tensor_scatter_nd_update(ids, [[i]], [self.first_slot + n])
+            return ids, slots, seen + tf.cast(new, tf.int32)
+
+        def step(i, ids, slots, seen):
+            ids, slots, seen = tf.cond(
+                tf.equal(ids[i], UNK_ID),
+                lambda: bind(i, ids, slots, seen),
+                lambda: (ids, slots, seen),
+            )
+            return i + 1, ids, slots, seen
+
+        _, ids, slots, seen = tf.while_loop(
+            lambda i, *_: i < tf.size(tokens), step, [tf.constant(0), ids, slots, seen]
+        )
+        return ids, slots, seen
+
+    def _words(self, reply, slots):
+        """(ids, words) of `reply` without the slots that hold no word, slots as words."""
+        index = reply - self.first_slot
+        is_slot = (index >= 0) & (index < self.n_slots)
+        held = tf.gather(tf.concat([slots, [""]], 0), tf.where(is_slot, index, self.n_slots))
+        keep = ~is_slot | tf.not_equal(held, "")
+        words = tf.where(is_slot, held, tf.gather(self.words, reply))
+        return tf.boolean_mask(reply, keep), tf.boolean_mask(words, keep)
 
     def _read(self, ids, state):
         """(memory, state) after reading `ids`; an empty utterance leaves the state as
@@ -71,19 +120,22 @@ class TurnModule(tf.Module):
             lambda: (self.model.no_memory(1), state),
         )
 
-    def _turn(self, tokens, state):
-        ids = tf.cast(self.table.lookup(tokens[: self.max_len]), tf.int32)
+    def _turn(self, tokens, state, slots, seen):
+        slots = tf.concat([slots, tf.fill([tf.maximum(self.n_slots - tf.size(slots), 0)], "")], 0)
+        slots = slots[: self.n_slots]  # a client's list, made the model's length
+        ids, slots, seen = self._encode(tokens[: self.max_len], slots, seen)
         state = list(tf.unstack(state[:, None, :]))  # [state_size] x [1, hidden]
         memory, state = self._read(ids, self.model.carry(state, 1.0, self.remember))
         generated = self.decoder.greedy_graph(state, memory, self.settings)
         before_end = tf.cumsum(tf.cast(tf.equal(generated, END_ID), tf.int32)) == 0
-        reply = tf.boolean_mask(generated, before_end)
+        reply, words = self._words(tf.boolean_mask(generated, before_end), slots)
         _, state = self._read(reply, state)
-        words = tf.gather(self.words, reply)
         return {
             "reply": tf.strings.reduce_join(words, separator=" "),
             "reply_tokens": words,
             "state": tf.concat(state, axis=0),
+            "slots": slots,
+            "seen": seen,
         }
 
 

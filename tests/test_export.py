@@ -12,7 +12,14 @@ from chatbot import Chatbot  # noqa: E402
 from chatbot.export import export  # noqa: E402
 from chatbot.text import detokenize, tokenize  # noqa: E402
 
-TURNS = ["Hi, how are you?", "What's your name?", "I don't like rain.", "tell me a joke"]
+TURNS = [
+    "Hi, how are you?",
+    "My name is Zorblax.",
+    "What's your name?",
+    "I have a dog called Quib and a cat called Zorblax",
+    "I don't like rain.",
+    "what is my name?",
+]
 
 
 def flat_state(bot: Chatbot) -> np.ndarray:
@@ -31,17 +38,23 @@ def test_exported_turns_equal_the_library_with_the_state_carried(served, signatu
     bot = Chatbot.load("starter")
     fn = served.signatures[signature]
     state = tf.zeros([bot.config.state_size, bot.config.hidden_units])
+    slots, seen = tf.constant([], tf.string), tf.constant(0)  # a new conversation
     for text in TURNS:
+        conversation = {"state": state, "slots": slots, "seen": seen}
         if signature == "serving_default":
-            out = fn(utterance=tf.constant(text), state=state)
+            out = fn(utterance=tf.constant(text), **conversation)
         else:
-            out = fn(tokens=tf.constant(tokenize(text), tf.string), state=state)
+            out = fn(tokens=tf.constant(tokenize(text), tf.string), **conversation)
         words = [w.decode() for w in out["reply_tokens"].numpy()]
         assert detokenize(words) == bot.respond(text)
         assert out["reply"].numpy().decode() == " ".join(words)
         np.testing.assert_allclose(out["state"].numpy(), flat_state(bot), atol=1e-5)
-        state = out["state"]
+        held = [w.decode() or None for w in out["slots"].numpy()]
+        assert held == bot.slots.words and int(out["seen"]) == bot.slots.seen
+        state, slots, seen = out["state"], out["slots"], out["seen"]
     assert np.abs(state.numpy()).sum() > 0
+    if bot.vocab.slot_ids:  # the new words were bound in the order they came
+        assert bot.slots.words[:2] == ["zorblax", "quib"]
 
 
 def test_a_stateless_export_ignores_the_incoming_state(tmp_path):
@@ -50,8 +63,9 @@ def test_a_stateless_export_ignores_the_incoming_state(tmp_path):
     export(bot, tmp_path / "m")
     fn = tf.saved_model.load(str(tmp_path / "m")).signatures["serving_default"]
     shape = [bot.config.state_size, bot.config.hidden_units]
-    a = fn(utterance=tf.constant("what is your name ?"), state=tf.zeros(shape))
-    b = fn(utterance=tf.constant("what is your name ?"), state=tf.random.normal(shape))
+    new = {"slots": tf.constant([], tf.string), "seen": tf.constant(0)}
+    a = fn(utterance=tf.constant("what is your name ?"), state=tf.zeros(shape), **new)
+    b = fn(utterance=tf.constant("what is your name ?"), state=tf.random.normal(shape), **new)
     assert a["reply"].numpy() == b["reply"].numpy()
     assert a["reply"].numpy().decode() == " ".join(tokenize(bot.respond("what is your name ?")))
 

@@ -154,6 +154,12 @@ def train(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Probe JSONL (scripts/make_probe_corpus.py): accuracy carried vs reset instead.",
 )
+@click.option(
+    "--recall",
+    type=click.IntRange(1, 100_000),
+    help="Recall in chat instead: N held-out conversations that state a fact and ask for "
+    "it 1-4 exchanges later, with the state carried, reset, and another conversation's.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @db_option
 def evaluate(
@@ -164,6 +170,7 @@ def evaluate(
     baseline: bool,
     replies: bool,
     probe: Path | None,
+    recall: int | None,
     as_json: bool,
     db: Path | None,
 ) -> None:
@@ -185,6 +192,7 @@ def evaluate(
       chatbot eval --model dd --split test
       chatbot eval --model dd --limit 200 --no-replies --json
       chatbot eval --model probe-model --probe probe.jsonl --json
+      chatbot eval --model starter --recall 200
     """
     import json
 
@@ -195,13 +203,24 @@ def evaluate(
         bot = Chatbot.load(model_name, db=store.path)
         if probe:
             report = probe_report(bot, load_probe(probe))
+        elif recall:
+            from ..evaluation.recall import recall_in_chat
+
+            report = recall_in_chat(bot, recall, progress=_progress("recall", recall))
         else:
             corpus = corpus or store.model(model_name).corpus
+            if "+" in corpus:
+                raise click.UsageError(
+                    f"model {model_name!r} was trained on a mix ({corpus}); "
+                    "pass --corpus with one of them"
+                )
             report = corpus_report(
                 bot, store, corpus, split, limit, baseline, replies, progress=_progress
             )
     if as_json:
         click.echo(json.dumps({"model": model_name, **report}))
+    elif recall:
+        _print_recall_report(report)
     elif probe:
         click.echo(
             f"probe accuracy over {report['conversations']} conversations: carried "
@@ -209,6 +228,18 @@ def evaluate(
         )
     else:
         _print_corpus_report(report)
+
+
+def _print_recall_report(report: dict) -> None:
+    click.echo(f"recall in chat, {report['conversations']} held-out conversations:")
+    keys = sorted(report["carried"], key=lambda k: (k != "all", k))
+    for key in keys:
+        cells = [
+            f"{c} {report[c][key]['rate']:6.1%}"
+            for c in ("carried", "reset", "other")
+            if key in report.get(c, {})
+        ]
+        click.echo(f"  {key:<16} " + "  ".join(cells) + f"  (of {report['carried'][key]['of']})")
 
 
 def _progress(label: str, total: int):

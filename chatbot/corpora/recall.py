@@ -347,12 +347,15 @@ CORRECT = (
 CORRECT_ACK = ("oh , {v} . got it .", "ok , {v} then .", "{v} , noted .")
 
 
-def filler_pairs(chitchat: Path, max_words: int = 15) -> list[tuple[str, str]]:
-    """Consecutive (utterance, reply) pairs of the chitchat corpus's train split, both
-    at most `max_words` words: real small talk to put between a fact and its question."""
+def filler_pairs(
+    chitchat: Path, max_words: int = 15, split: str = "train"
+) -> list[tuple[str, str]]:
+    """Consecutive (utterance, reply) pairs of a split of the chitchat corpus, both
+    at most `max_words` words: real small talk to put between a fact and its question
+    (the train split for training; evaluation takes the test split)."""
     pairs = []
     for conv in chitchat_read(chitchat, Problems()):
-        if hash_split(conv.external_id) != "train":
+        if hash_split(conv.external_id) != split:
             continue
         texts = [u.text for u in conv.utterances]
         for a, b in zip(texts, texts[1:], strict=False):
@@ -371,6 +374,15 @@ def _value(kind: Kind, rng: random.Random) -> str:
 
 def conversation(rng: random.Random, pairs: Sequence[tuple[str, str]]) -> list[str]:
     """One conversation's utterances, user first, alternating."""
+    exchanges, _ = script(rng, pairs)
+    return [text for exchange in exchanges for text in exchange]
+
+
+def script(
+    rng: random.Random, pairs: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
+    """One conversation's exchanges, and (exchange index, value) of each question: the
+    value its answer gives back."""
     exchanges: list[tuple[str, str]] = fillers(pairs, rng, rng.randint(0, 2))
     facts: list[tuple[Kind, str, str]] = []
     for kind in rng.sample(KINDS, rng.randint(1, 3)):
@@ -393,14 +405,16 @@ def conversation(rng: random.Random, pairs: Sequence[tuple[str, str]]) -> list[s
         )
         facts[i] = (kind, v, x)
     exchanges += fillers(pairs, rng, rng.randint(1, 4))
-    questions = [_question(k, v, x, rng) for k, v, x in facts]
+    questions = [(_question(k, v, x, rng), v) for k, v, x in facts]
     if bot_fact:
-        questions.append((rng.choice(bot_fact[4]), _fmt(rng.choice(bot_fact[5]), bv, "")))
+        questions.append(((rng.choice(bot_fact[4]), _fmt(rng.choice(bot_fact[5]), bv, "")), bv))
     rng.shuffle(questions)
-    for q in questions:
+    answers = []
+    for q, value in questions:
+        answers.append((len(exchanges), value))
         exchanges.append(q)
         exchanges += fillers(pairs, rng, rng.randint(0, 2))
-    return [text for exchange in exchanges for text in exchange]
+    return exchanges, answers
 
 
 def _question(kind: Kind, v: str, x: str, rng: random.Random) -> tuple[str, str]:

@@ -1,0 +1,82 @@
+"""Conversation slots: a word the vocabulary lacks reads and writes as slot n."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatbot.exchanges import encoded_conversations
+from chatbot.vocab import SLOT, UNK_ID, Slots, Vocab
+
+
+def vocab(slots: int = 3) -> Vocab:
+    return Vocab.build(["my name is what ?"] * 2, max_size=40, slots=slots)
+
+
+def test_build_puts_slot_tokens_after_the_specials():
+    v = vocab(3)
+    assert v.slot_ids == [4, 5, 6]
+    assert [v.itos[i] for i in v.slot_ids] == [SLOT.format(i) for i in range(3)]
+    assert "name" in v
+    assert Vocab(v.itos).slot_ids == [4, 5, 6]  # read back from the token list
+
+
+def test_unknown_words_bind_in_order_and_read_the_same_each_time():
+    v = vocab(3)
+    slots = Slots(v)
+    first = slots.encode(["my", "name", "is", "zorblax"])
+    assert first[-1] == v.slot_ids[0]
+    assert slots.encode(["zorblax", "and", "rex"]) == [v.slot_ids[0], v.slot_ids[1], v.slot_ids[2]]
+    assert slots.decode([v.stoi["name"], v.slot_ids[2], v.slot_ids[0]]) == ["name", "rex", "zorblax"]
+
+
+def test_slots_wrap_round_and_the_oldest_binding_gives_way():
+    v = vocab(2)
+    slots = Slots(v)
+    slots.encode(["aa", "bb", "cc"])
+    assert slots.words == ["cc", "bb"]
+    assert slots.decode([v.slot_ids[0]]) == ["cc"]
+
+
+def test_an_unbound_slot_is_dropped_from_a_reply():
+    v = vocab(3)
+    slots = Slots(v)
+    slots.encode(["zorblax"])
+    reply = [v.stoi["name"], v.slot_ids[1], v.slot_ids[0]]
+    assert slots.bound(reply) == [v.stoi["name"], v.slot_ids[0]]
+    assert slots.decode(reply) == ["name", "zorblax"]
+
+
+def test_a_vocabulary_without_slots_reads_unknown_words_as_unk():
+    v = vocab(0)
+    assert v.slot_ids == []
+    assert Slots(v).encode(["name", "zorblax"]) == [v.stoi["name"], UNK_ID]
+
+
+def test_copy_is_independent():
+    slots = Slots(vocab(3))
+    slots.encode(["aa"])
+    saved = slots.copy()
+    slots.encode(["bb"])
+    assert saved.words == ["aa", None, None] and slots.words == ["aa", "bb", None]
+
+
+def test_each_training_conversation_binds_its_own_slots():
+    v = vocab(3)
+    convs = list(encoded_conversations([["my name is rex", "what ?"], ["is ziggy", "ziggy ?"]], v, 10))
+    assert convs[0][0][0][-1] == v.slot_ids[0]  # rex: the first new word of conversation 1
+    assert convs[1][0][0][-1] == v.slot_ids[0]  # ziggy: the first of conversation 2
+    assert convs[1][0][1][0] == v.slot_ids[0]  # and the reply says it back as the same slot
+
+
+@given(st.lists(st.sampled_from(["name", "is", "aa", "bb", "cc", "dd", "ee"]), max_size=30))
+def test_decode_gives_back_every_word_still_bound(words):
+    v = vocab(3)
+    slots = Slots(v)
+    ids = slots.encode(words)
+    bound = set(w for w in slots.words if w)
+    shown = slots.decode(ids)
+    assert len(shown) <= len(words)
+    for word, id_ in zip(words, ids, strict=True):
+        if word in v or word in bound and slots.words[v.slot_ids.index(id_)] == word:
+            assert word in shown
