@@ -27,6 +27,8 @@ setting has one shape and XLA compiles it once.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from dataclasses import dataclass, replace
 
@@ -61,6 +63,17 @@ class DecodeSettings:
         return replace(self, max_length=max_len)
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), type(f.default)
+            # A decoding.json's "3" or true, or an inf/nan typed at /set: refused here,
+            # not at the first reply.
+            if type(value) is not kind and not (kind is float and type(value) is int):
+                raise ConfigError(
+                    f"{f.name} must be a{'n' if kind is int else ''} {kind.__name__}. "
+                    f"Received: {f.name}={value!r}"
+                )
+            if kind is float and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number. Received: {value}")
         checks = {  # name: (within range, the range in words)
             "beam": (1 <= self.beam <= MAX_BEAM, f"1 to {MAX_BEAM}"),
             "temperature": (self.temperature >= 0, ">= 0"),

@@ -72,6 +72,8 @@ def ingest(
     fmt = fmt or corpora.detect(path)
     name = check_name(name or path.stem, "corpus")
     conversations = corpora.read(path, fmt, problems)  # validates fmt and path first
+    if not (path.is_file() or path.is_dir()):  # a FIFO or a device would never end
+        raise UsageError(f"{path} is not a regular file or a folder; give a corpus file")
     sha = content_sha256(path)
     existing = store.corpus_by_sha256(sha)
     if existing and not replace:

@@ -35,8 +35,9 @@ def command(name: str, help_text: str) -> Callable:
 
 def say(text: str) -> None:
     # Plain print: between prompts prompt-toolkit does not own the terminal, and
-    # print follows whatever sys.stdout is now (tests capture it).
-    print(text, flush=True)
+    # print follows whatever sys.stdout is now (tests capture it). Everything shown
+    # goes through `printable`: a model name or a reply never drives the terminal.
+    print(printable(text), flush=True)
 
 
 @command("/help", "list the commands")
@@ -91,6 +92,10 @@ def _save(session: Session, arg: str) -> None:
     path = Path(arg.strip()).expanduser()
     if path.is_dir() or not path.parent.is_dir():
         raise UsageError(f"cannot save to {path}: give a file name in an existing folder")
+    # The file is written beside the path and renamed over it: only ever replace a
+    # regular file, never a device, a FIFO or what a symlink points at.
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(f"cannot save to {path}: it is not a regular file; give a new file name")
     write_atomic(path, json.dumps(session.record()) + "\n")
     say(f"(saved {len(session.history)} exchanges to {printable(str(path))})")
 
@@ -135,6 +140,8 @@ def handle_safely(session: Session, line: str) -> bool:
     session is where it was before the line (`Session.respond` restores the state)."""
     try:
         return handle(session, line)
+    except KeyboardInterrupt:  # Ctrl-C during a reply: that line is dropped, the chat goes on
+        say("(interrupted: nothing was stored for that line)")
     except ChatbotError as exc:
         say(f"error: {exc}")
     except sqlite3.OperationalError as exc:

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from ..errors import ChatbotError
+from ..text import printable
 
 
 class ChatbotGroup(click.Group):
@@ -61,7 +62,7 @@ class ChatbotGroup(click.Group):
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -141,4 +142,5 @@ def cli() -> None:
 def _print_table(table: list[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+        line = "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        click.echo(printable(line))

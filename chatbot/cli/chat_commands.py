@@ -147,6 +147,6 @@ def replay(
     with open_store(db) as store:
         for conv_id, user, stored, new, ppl in replay_turns(store, source, model_name, overrides):
             click.echo(
-                f"[{conv_id}] you> {printable(user)}\n  stored> {printable(stored)}"
+                f"[{printable(conv_id)}] you> {printable(user)}\n  stored> {printable(stored)}"
                 f"   (perplexity {ppl:.1f})\n  now   > {printable(new)}"
             )

@@ -218,7 +218,8 @@ def show(name: str, conversation_id: str | None, limit: int, db: Path | None) ->
             return
         c = store.corpus(name)
         ids = store.conversation_ids(name, limit)
-    click.echo(f"{c.name} ({c.format}) from {c.source}\nsha256 {c.sha256}, ingested {c.created_at}")
+    click.echo(f"{c.name} ({c.format}) from {printable(c.source)}")
+    click.echo(f"sha256 {c.sha256}, ingested {c.created_at}")
     click.echo(
         f"{c.conversations:,} conversations, {c.utterances:,} utterances, splits "
         + ", ".join(f"{k} {v:,}" for k, v in c.splits.items())

@@ -59,18 +59,23 @@ def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
     """Delete model NAME: its record and its folder. Transcripts of chats with it stay."""
     from ..errors import ModelError, StoreError
     from ..files import exclusive_lock
+    from ..ingest import check_name
 
     path = db_file(db or parent_db)
     if not path.is_file():  # a mistyped --db: say so, and create nothing
         raise StoreError(f"no model named {name!r}: there is no database {path}; check --db")
     with open_store(path) as store:
-        store.model(name)  # an unknown name: its error, before a lock file is made for it
-        lock, folder = store.training_lock(name), store.models_folder / name
+        folder = store.models_folder / check_name(name, "model")
+        registered = any(m.name == name for m in store.models())
+        if not registered and not folder.is_dir():
+            store.model(name)  # an unknown name: its error, before a lock file is made for it
+        lock = store.training_lock(name)
         busy = f"model {name!r} is being trained; stop that run before removing it"
         with exclusive_lock(lock, busy):
             # The record first: a crash before the folder is gone leaves a folder
             # nothing lists, never a listed model whose folder is half deleted.
-            store.remove_model(name)
+            if registered:  # a run killed before it registered has a folder only
+                store.remove_model(name)
             try:
                 shutil.rmtree(folder, ignore_errors=not folder.exists())
             except OSError as exc:

@@ -126,6 +126,7 @@ class Connection:
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self._identity = _identity(self.path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
 
@@ -162,6 +163,13 @@ class Connection:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt too)."""
+        # SQLite keeps writing to a file deleted under it, and every commit would be
+        # lost without a word when the process ends: refuse instead.
+        if _identity(self.path) != self._identity:
+            raise StoreError(
+                f"the database {self.path} was deleted or replaced while in use; nothing "
+                "was stored. Start again (a new database is made at that path)"
+            )
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -172,3 +180,12 @@ class Connection:
                 self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the database file, or None where there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

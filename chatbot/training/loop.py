@@ -8,6 +8,7 @@ the model folder and the store.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from ..files import exclusive_lock
 from ..model import State
 from ..progress import Reporter, Silent, perplexity
 from ..store import Store
-from ..vocab import Vocab
+from ..vocab import SPECIALS, Vocab
 from .checkpoints import TrainState
 from .distribute import Placement, any_left, empty_window
 from .mix import Mix
@@ -80,6 +81,14 @@ def _train(
     data: Store | ShardCorpus | Mix = source or store
     chief = Placement.of(strategy).is_chief
     model_dir = ModelDir(store.models_folder / name)
+    if chief and model_dir.exists() and model_dir.checkpoint("last") is None:
+        # Stopped before its first checkpoint (Ctrl-C, kill, a full disk): no weights
+        # to lose, so it starts again, with its own settings where it is resumed.
+        if resume:
+            config, _ = model_dir.load()
+            config = config.replace(epochs=epochs) if epochs else config
+        shutil.rmtree(model_dir.path)
+        resume = False
     if resume:
         if not model_dir.exists():
             raise StoreError(f"no model {name!r} to resume in {model_dir.path}")
@@ -116,6 +125,11 @@ def _train(
             )
         texts = (t for conv in data.iter_conversations(corpus, "train") for t in conv)
         vocab = Vocab.build(texts, config.vocab_size, config.min_count, config.slots)
+        if len(vocab) == len(SPECIALS) + config.slots:  # nothing to learn: NaN perplexity
+            raise StoreError(
+                f"corpus {corpus!r} has no words seen {config.min_count} or more times in its "
+                "training split; ingest a corpus with text (or lower --min-count)"
+            )
         if chief:
             model_dir.create(config, vocab)
         trainer, state = Trainer(config, vocab, strategy), TrainState()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,9 +68,16 @@ def export_shards(
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty; choose a new folder for the shards")
     store.corpus(corpus)  # a clear error for an unknown corpus
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A folder of our own with a unique name: one the user has beside OUT is never touched.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        return _write_shards(store, corpus, out, shards, tmp, progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_shards(store: Store, corpus: str, out: Path, shards: int, tmp: Path, progress) -> dict:
     manifest: dict = {**FORMAT, "corpus": corpus, "shards": shards, "splits": {}}
     for split in SPLITS:
         names = [shard_name(split, i, shards) for i in range(shards)]
