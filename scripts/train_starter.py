@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "chatbot" / "starter"
 LEFT_OUT = ("coding.yml", "tech_support.yml", "trivia.yml")
-RECALL_CONVERSATIONS, RECALL_SEED = 6000, 0
+RECALL_CONVERSATIONS, RECALL_SEED = 8000, 0
 CORPORA = ["chitchat", "recall", "chatterbot-english"]
 
 

@@ -32,7 +32,7 @@ from .base import Conversation, Problems, Utterance, hash_split
 from .chitchat import read as chitchat_read
 
 USER, BOT = "user", "bot"
-VERSION = 1  # part of the corpus's hash: a new generator is a new corpus
+VERSION = 2  # part of the corpus's hash: a new generator is a new corpus
 
 NAMES = (
     "alice bob carol david emma frank grace henry isabel jack kate liam mia noah olivia "
@@ -348,7 +348,7 @@ CORRECT_ACK = ("oh , {v} . got it .", "ok , {v} then .", "{v} , noted .")
 
 
 def filler_pairs(
-    chitchat: Path, max_words: int = 15, split: str = "train"
+    chitchat: Path, max_words: int = 10, split: str = "train"
 ) -> list[tuple[str, str]]:
     """Consecutive (utterance, reply) pairs of a split of the chitchat corpus, both
     at most `max_words` words: real small talk to put between a fact and its question
@@ -383,37 +383,39 @@ def script(
 ) -> tuple[list[tuple[str, str]], list[tuple[int, str]]]:
     """One conversation's exchanges, and (exchange index, value) of each question: the
     value its answer gives back."""
-    exchanges: list[tuple[str, str]] = fillers(pairs, rng, rng.randint(0, 2))
+    exchanges: list[tuple[str, str]] = fillers(pairs, rng, rng.randint(0, 1))
     facts: list[tuple[Kind, str, str]] = []
-    for kind in rng.sample(KINDS, rng.randint(1, 3)):
+    for kind in rng.sample(KINDS, rng.randint(2, 4)):
         v, x = _value(kind, rng), rng.choice(kind.extras)
         exchanges.append((_fmt(rng.choice(kind.state), v, x), _fmt(rng.choice(kind.ack), v, x)))
         facts.append((kind, v, x))
-        exchanges += fillers(pairs, rng, rng.randint(0, 3))
+        exchanges += fillers(pairs, rng, rng.choice((0, 0, 1)))
     bot_fact = rng.choice(BOT_KINDS) if rng.random() < 0.3 else None
     if bot_fact:
         bv = rng.choice(bot_fact[1])
         exchanges.append((rng.choice(bot_fact[2]), _fmt(rng.choice(bot_fact[3]), bv, "")))
+    answers: list[tuple[int, str]] = []
+    # Two rounds of questions, each fact once per round: every fact is given back at
+    # a short distance and a longer one, and the answers are a large share of what
+    # the conversation teaches (small talk alone teaches no memory).
+    for round_ in range(2):
+        if round_ and rng.random() < 0.3:  # a correction: from now on the new value
+            i = rng.randrange(len(facts))
+            kind, _, x = facts[i]
+            v = _value(kind, rng)
+            said = _fmt(rng.choice(kind.state), v, x)
+            fix = rng.choice(CORRECT).format(s=said, v=v)
+            exchanges.append((fix, rng.choice(CORRECT_ACK).format(v=v)))
+            facts[i] = (kind, v, x)
         exchanges += fillers(pairs, rng, rng.randint(0, 2))
-    if rng.random() < 0.2:  # a correction: the answer is the new value
-        i = rng.randrange(len(facts))
-        kind, _, x = facts[i]
-        v = _value(kind, rng)
-        said = _fmt(rng.choice(kind.state), v, x)
-        exchanges.append(
-            (rng.choice(CORRECT).format(s=said, v=v), rng.choice(CORRECT_ACK).format(v=v))
-        )
-        facts[i] = (kind, v, x)
-    exchanges += fillers(pairs, rng, rng.randint(1, 4))
-    questions = [(_question(k, v, x, rng), v) for k, v, x in facts]
-    if bot_fact:
-        questions.append(((rng.choice(bot_fact[4]), _fmt(rng.choice(bot_fact[5]), bv, "")), bv))
-    rng.shuffle(questions)
-    answers = []
-    for q, value in questions:
-        answers.append((len(exchanges), value))
-        exchanges.append(q)
-        exchanges += fillers(pairs, rng, rng.randint(0, 2))
+        questions = [(_question(k, v, x, rng), v) for k, v, x in facts]
+        if bot_fact:
+            questions.append(((rng.choice(bot_fact[4]), _fmt(rng.choice(bot_fact[5]), bv, "")), bv))
+        rng.shuffle(questions)
+        for q, value in questions:
+            answers.append((len(exchanges), value))
+            exchanges.append(q)
+            exchanges += fillers(pairs, rng, rng.choice((0, 0, 1, 2)))
     return exchanges, answers
 
 

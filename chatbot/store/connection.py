@@ -119,6 +119,7 @@ class Connection:
             # isolation_level=None: we open transactions ourselves, explicitly.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
+            self._identity = _identity(self.path)
             self.db.execute("PRAGMA journal_mode = WAL")
             # Chosen knowingly: in WAL mode NORMAL never corrupts the file and loses
             # nothing when a process dies; only a power loss or OS crash can drop the
@@ -126,7 +127,6 @@ class Connection:
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-            self._identity = _identity(self.path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
 

@@ -1,0 +1,112 @@
+"""Reliability, second pass: dead-end runs, writes that replace nothing of the user's,
+inputs that would hang, a database deleted under a chat, escapes, settings."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from chatbot.decode import DecodeSettings
+from chatbot.errors import ConfigError, StoreError
+
+SIZES = ["--embed-dim", "8", "--hidden-units", "8", "--epochs", "1", "--min-count", "1"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"temperature": float("inf")},
+        {"repetition_penalty": float("inf")},
+        {"length_penalty": float("nan")},
+        {"beam": "3"},
+        {"top_p": True},
+    ],
+)
+def test_decoding_settings_must_be_finite_and_of_their_type(bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        DecodeSettings(**bad)
+
+
+def test_ingest_of_a_fifo_is_one_line_not_a_hang(run, tmp_path):
+    fifo = tmp_path / "corpus.txt"
+    os.mkfifo(fifo)
+    result = run("ingest", str(fifo), "--format", "text")
+    assert result.exit_code != 0
+    assert "not a regular file" in result.output
+
+
+def test_a_database_deleted_under_a_chat_refuses_to_store(tmp_path):
+    from chatbot.store import Store
+
+    with Store(tmp_path / "chat.db") as store:
+        tid = store.start_transcript("starter", {})
+        store.add_exchange(tid, "hi", "hello", b"", {})
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"chat.db{suffix}").unlink(missing_ok=True)
+        with pytest.raises(StoreError, match="deleted or replaced"):
+            store.add_exchange(tid, "still there?", "...", b"", {})
+
+
+def test_save_never_replaces_a_symlink_or_a_fifo(tmp_path):
+    from chatbot.repl import handle_safely
+
+    class Quiet:
+        history: list = []
+
+        def record(self):
+            return {"id": "x", "turns": []}
+
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (link, fifo):
+        handle_safely(Quiet(), f"/save {path}")  # type: ignore[arg-type]
+        assert path.is_symlink() or not path.is_file()
+    assert target.read_text() == "keep me"
+
+
+def test_models_rm_removes_a_folder_left_by_a_run_killed_before_it_registered(run, db_path):
+    folder = db_path.parent / "models" / "ghost"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    run("corpora")  # the database exists
+    from chatbot.store import Store
+
+    Store(db_path).close()
+    result = run("models", "rm", "ghost")
+    assert result.exit_code == 0, result.output
+    assert not folder.exists()
+    assert run("models", "rm", "ghost").exit_code != 0  # now it is unknown
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(run, store, corpus, resume):
+    from chatbot.checkpoint import ModelDir
+    from chatbot.config import Config
+    from chatbot.vocab import Vocab
+
+    # What a kill before the first checkpoint leaves: the folder's config and vocabulary.
+    ModelDir(store.models_folder / "m").create(
+        Config(embed_dim=8, hidden_units=8, epochs=1, min_count=1), Vocab(["hi"])
+    )
+    args = ["train", "--corpus", corpus, "--name", "m"]
+    result = run(*args, "--resume") if resume else run(*args, *SIZES)
+    assert result.exit_code == 0, result.output
+    assert ModelDir(store.models_folder / "m").checkpoint("best") is not None
+    assert json.loads((store.models_folder / "m" / "config.json").read_text())["hidden_units"] == 8
+
+
+@pytest.mark.tf
+def test_a_corpus_without_words_is_refused_before_training(run, tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text(json.dumps({"id": "a", "turns": ["\x01", "\x02"]}) + "\n")
+    assert run("ingest", str(path), "--name", "blank").exit_code == 0
+    result = run("train", "--corpus", "blank", *SIZES)
+    assert result.exit_code == 1
+    assert "no words" in result.output and "nan" not in result.output.lower()
