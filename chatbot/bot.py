@@ -99,7 +99,14 @@ class Chatbot:
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
+        self.forget_unless_remembering()
         self.read(self.token_ids(text))
+
+    def forget_unless_remembering(self) -> None:
+        """Without memory every exchange is a conversation of its own: the slots too
+        start empty, or a slot's number would tell what was said before."""
+        if not self.remember_state:
+            self.slots = Slots(self.vocab)
 
     def reply_ids(self, draw: int | None = None) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>
@@ -125,6 +132,7 @@ class Chatbot:
 
     def respond(self, text: str, draw: int | None = None) -> str:
         """Read `text`, reply, and feed the reply into the state (`follow`)."""
+        self.forget_unless_remembering()
         self.read(self.token_ids(text))
         ids = self.slots.bound(self.reply_ids(draw))
         self.follow(ids)

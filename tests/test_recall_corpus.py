@@ -85,7 +85,9 @@ def test_recall_builtin_ingests_and_a_second_time_is_a_no_op(run):
     assert first.exit_code == 0, first.output
     assert "50 conversations" in first.output
     assert "already ingested" in run(*args).output
-    other = run("ingest", "--builtin", "recall", "--conversations", "50", "--seed", "3", "--name", "r3")
+    other = run(
+        "ingest", "--builtin", "recall", "--conversations", "50", "--seed", "3", "--name", "r3"
+    )
     assert other.exit_code == 0, other.output
 
 
@@ -109,11 +111,15 @@ class Source:
 
 
 def test_a_mix_spreads_each_corpus_evenly_through_the_epoch():
-    source = Source({"a": [[f"a{i}", "x"] for i in range(9)], "b": [[f"b{i}", "y"] for i in range(3)]})
+    source = Source(
+        {"a": [[f"a{i}", "x"] for i in range(9)], "b": [[f"b{i}", "y"] for i in range(3)]}
+    )
     mix = Mix(source, ["a", "b"])
     order = [c[0][0] for c in mix.iter_conversations(mix.name, "train")]
     assert order.count("a") == 9 and order.count("b") == 3
-    assert order == list("aabaaabaaaba".replace("b", "b")) or [i for i, c in enumerate(order) if c == "b"] == [2, 6, 10]
+    assert order == list("aabaaabaaaba".replace("b", "b")) or [
+        i for i, c in enumerate(order) if c == "b"
+    ] == [2, 6, 10]
     assert mix.name == "a+b" and mix.conversation_count(mix.name, "train") == 12
     assert mix.exchange_count(mix.name, "train") == 12
 

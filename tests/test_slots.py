@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,7 +28,11 @@ def test_unknown_words_bind_in_order_and_read_the_same_each_time():
     first = slots.encode(["my", "name", "is", "zorblax"])
     assert first[-1] == v.slot_ids[0]
     assert slots.encode(["zorblax", "and", "rex"]) == [v.slot_ids[0], v.slot_ids[1], v.slot_ids[2]]
-    assert slots.decode([v.stoi["name"], v.slot_ids[2], v.slot_ids[0]]) == ["name", "rex", "zorblax"]
+    assert slots.decode([v.stoi["name"], v.slot_ids[2], v.slot_ids[0]]) == [
+        "name",
+        "rex",
+        "zorblax",
+    ]
 
 
 def test_slots_wrap_round_and_the_oldest_binding_gives_way():
@@ -63,7 +68,9 @@ def test_copy_is_independent():
 
 def test_each_training_conversation_binds_its_own_slots():
     v = vocab(3)
-    convs = list(encoded_conversations([["my name is rex", "what ?"], ["is ziggy", "ziggy ?"]], v, 10))
+    convs = list(
+        encoded_conversations([["my name is rex", "what ?"], ["is ziggy", "ziggy ?"]], v, 10)
+    )
     assert convs[0][0][0][-1] == v.slot_ids[0]  # rex: the first new word of conversation 1
     assert convs[1][0][0][-1] == v.slot_ids[0]  # ziggy: the first of conversation 2
     assert convs[1][0][1][0] == v.slot_ids[0]  # and the reply says it back as the same slot
@@ -80,3 +87,25 @@ def test_decode_gives_back_every_word_still_bound(words):
     for word, id_ in zip(words, ids, strict=True):
         if word in v or word in bound and slots.words[v.slot_ids.index(id_)] == word:
             assert word in shown
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("remember", [True, False])
+def test_a_chat_binds_slots_across_exchanges_only_while_it_remembers(remember):
+    pytest.importorskip("tensorflow")
+    from chatbot import Chatbot
+    from chatbot.config import Config
+    from chatbot.model import Seq2Seq
+
+    v = Vocab.build(["my name is what ? i am"] * 2, max_size=40, slots=4)
+    config = Config(embed_dim=4, hidden_units=4, vocab_size=40, max_len=8)
+    model = Seq2Seq(config, len(v))
+    model.build_weights()
+    bot = Chatbot(model, v)
+    bot.remember_state = remember
+    bot.respond("my name is Zorblax")
+    bot.respond("i am Quib")
+    # Reset every exchange, a slot's number must not tell what was said before.
+    assert bot.slots.words[:2] == (["zorblax", "quib"] if remember else ["quib", None])
+    bot.reset_hidden_state()
+    assert bot.slots.words == [None] * 4

@@ -5,11 +5,14 @@ recall corpus's generator uses (corpora/recall.py), with small talk from the
 chitchat corpus's test split. A person states a fact (a name, a city, a pet's
 name, a food, a job, ...), talks about other things for `distance` exchanges,
 and asks for it back. The conversation counts as recalled when the bot's reply
-to the question holds the fact's word. Each goes through the real chat path
+to the question holds the fact's word. Up to two exchanges of small talk may come
+before the fact, so an unseen word is not always the conversation's first slot.
+Each goes through the real chat path
 (`Session`, the model's chat decoding) under three conditions:
 
 - carried: the state carried through the conversation, as in a chat;
-- reset: the state reset before every exchange (`remember-state off`);
+- reset: the state reset before every exchange (`remember-state off`; the
+  slots too, so a slot's number tells nothing of what came before);
 - other: the question asked after another conversation's history, which
   stated another value of the same kind (the word it must not give back is
   not this conversation's): the state holds a conversation, just not this one.
@@ -68,6 +71,7 @@ CONDITIONS = ("carried", "reset", "other")
 class Case:
     kind: str
     value: str
+    before: tuple[tuple[str, str], ...]  # small talk before the fact
     statement: str
     fillers: tuple[tuple[str, str], ...]
     question: str
@@ -87,9 +91,10 @@ def cases(
     for i in range(n):
         kind, statements, questions, values = EVAL_KINDS[i % len(EVAL_KINDS)]
         value = invented(rng) if i % 2 else rng.choice(values.split())
+        before = tuple(pairs[rng.randrange(len(pairs))] for _ in range(rng.randint(0, 2)))
         fillers = tuple(pairs[rng.randrange(len(pairs))] for _ in range(rng.choice(distances) - 1))
         statement = rng.choice(statements).format(v=value)
-        out.append(Case(kind, value, statement, fillers, rng.choice(questions)))
+        out.append(Case(kind, value, before, statement, fillers, rng.choice(questions)))
     return out
 
 
@@ -102,6 +107,8 @@ def run_case(session, case: Case, condition: str, other: Case | None = None) -> 
     session.reset()
     session.set("remember-state", "off" if condition == "reset" else "on")
     history = other if condition == "other" and other is not None else case
+    for user, _ in history.before:
+        session.respond(user)
     session.respond(history.statement)
     for user, _ in history.fillers:
         session.respond(user)
