@@ -252,6 +252,12 @@ class Config:
                 f"tied embeddings project the output to embed_dim ({self.embed_dim}). "
                 f"Received: output_dim={self.output_dim}; leave it 0 or untie the embeddings"
             )
+        if self.vocab_size <= 4 + self.slots:
+            raise ConfigError(
+                f"vocab_size must leave room for words after the 4 special tokens and "
+                f"{self.slots} slots. Received: vocab_size={self.vocab_size}; raise "
+                "--vocab-size or lower --slots"
+            )
         if self.parameters > MAX_PARAMETERS:
             raise ConfigError(
                 f"a model of {self.parameters:,} weights is too large to train here (at most "

@@ -113,7 +113,7 @@ def test_builtin_chatterbot_english(run):
         (["ingest", "{tmp}/image.txt"], 1, "looks like a binary file"),
         (["ingest", "{tmp}/cut.jsonl", "--on-error", "fail"], 1, "cut.jsonl:2: not valid JSON"),
         (["ingest", "{tmp}/chat.txt", "--name", "bad name!"], 2, "corpus name must be"),
-        (["ingest", "--builtin", "klingon"], 2, "unknown builtin corpus 'klingon'"),
+        (["ingest", "--builtin", "klingon"], 2, "'klingon' is not one of 'chatterbot-english'"),
         (["ingest"], 2, "give either PATH or --builtin"),
         (["show", "nothing"], 1, "no corpus named 'nothing'"),
         (["corpora", "rm", "nothing"], 1, "no corpus named 'nothing'"),
