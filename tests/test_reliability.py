@@ -110,3 +110,38 @@ def test_a_corpus_without_words_is_refused_before_training(run, tmp_path):
     result = run("train", "--corpus", "blank", *SIZES)
     assert result.exit_code == 1
     assert "no words" in result.output and "nan" not in result.output.lower()
+
+
+def test_a_text_file_without_blank_lines_is_cut_into_parts(tmp_path, monkeypatch):
+    from chatbot.corpora import Problems, plaintext
+
+    monkeypatch.setattr(plaintext, "MAX_UTTERANCES", 3)
+    path = tmp_path / "one.txt"
+    path.write_text("\n".join(f"line {i}" for i in range(7)) + "\n\nnext\nconversation\n")
+    problems = Problems()
+    convs = list(plaintext.read(path, problems))
+    assert [c.external_id for c in convs] == ["c1", "c1.2", "c1.3", "c2"]
+    assert [len(c.utterances) for c in convs] == [3, 3, 1, 2]
+    assert problems.warned == 1 and "cut into parts" in problems.warnings[0]
+
+
+def test_the_store_flushes_by_size_as_well_as_by_count(store, monkeypatch):
+    from chatbot.corpora import Conversation, Utterance
+    from chatbot.store import corpora as store_corpora
+
+    flushes = []
+    monkeypatch.setattr(store_corpora, "_FLUSH_CHARS", 1000)
+    cls = type(store)
+    original = cls._flush
+
+    def counting(self, conv_rows, utt_rows):
+        flushes.append(len(conv_rows))
+        original(self, conv_rows, utt_rows)
+
+    monkeypatch.setattr(cls, "_flush", counting)
+    big = [
+        Conversation(f"c{i}", [Utterance(None, "x" * 600), Utterance(None, "y")], "train")
+        for i in range(5)
+    ]
+    store.add_corpus("big", "jsonl", "-", "sha", big)
+    assert max(flushes) <= 2 and sum(flushes) == 5

@@ -10,6 +10,7 @@ from ..errors import StoreError
 from .connection import Connection, _now
 
 _FLUSH_EVERY = 2000  # conversations per executemany batch: bounded memory, few round trips
+_FLUSH_CHARS = 16_000_000  # ... or sooner, once the batch holds this much text (long lines)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class CorpusTables(Connection):
         next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM conversations").fetchone()[
             0
         ]
-        n_conv = n_utt = n_tok = 0
+        n_conv = n_utt = n_tok = held = 0
         conv_rows: list[tuple] = []
         utt_rows: list[tuple] = []
         for conv in conversations:
@@ -114,12 +115,15 @@ class CorpusTables(Connection):
             conv_rows.append((next_id, corpus_id, conv.external_id, conv.split))
             utt_rows.extend([(next_id, pos, who, text) for pos, (who, text) in enumerate(utts)])
             # Readers give single-spaced, stripped text: words = spaces + 1.
-            n_tok += " ".join([text for _, text in utts]).count(" ") + 1
+            joined = " ".join([text for _, text in utts])
+            n_tok += joined.count(" ") + 1
+            held += len(joined)
             n_utt += len(utts)
             next_id += 1
             n_conv += 1
-            if len(conv_rows) >= _FLUSH_EVERY:
+            if len(conv_rows) >= _FLUSH_EVERY or held >= _FLUSH_CHARS:
                 self._flush(conv_rows, utt_rows)
+                held = 0
         self._flush(conv_rows, utt_rows)
         return n_conv, n_utt, n_tok
 
