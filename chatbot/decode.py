@@ -31,6 +31,7 @@ import dataclasses
 import math
 import threading
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ._tf import tf
 from .errors import ConfigError
@@ -64,7 +65,8 @@ class DecodeSettings:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value, kind = getattr(self, f.name), type(f.default)
+            value: Any = getattr(self, f.name)
+            kind = type(f.default)
             # A decoding.json's "3" or true, or an inf/nan typed at /set: refused here,
             # not at the first reply.
             if type(value) is not kind and not (kind is float and type(value) is int):

@@ -35,7 +35,7 @@ SIZES = ["--embed-dim", "32", "--hidden-units", "128", "--max-len", "12", "--bat
 
 @pytest.fixture(scope="module")
 def recall_model(tmp_path_factory):
-    """The db path of a model trained on 1,500 generated recall conversations."""
+    """The db path of a model trained on 800 generated recall conversations."""
     from click.testing import CliRunner
 
     from chatbot.cli import cli
@@ -44,13 +44,13 @@ def recall_model(tmp_path_factory):
     db = str(tmp / "recall.db")
     lines = [
         json.dumps({"id": c.external_id, "turns": [u.text for u in c.utterances]})
-        for c in recall.conversations(1500, seed=1, pairs=SMALL_TALK)
+        for c in recall.conversations(800, seed=1, pairs=SMALL_TALK)
     ]
     (tmp / "recall.jsonl").write_text("\n".join(lines) + "\n")
     runner = CliRunner()
     result = runner.invoke(cli, ["ingest", str(tmp / "recall.jsonl"), "--db", db])
     assert result.exit_code == 0, result.output
-    args = ["train", "--corpus", "recall", "--name", "recall", *SIZES, "--epochs", "30"]
+    args = ["train", "--corpus", "recall", "--name", "recall", *SIZES, "--epochs", "25"]
     result = runner.invoke(cli, [*args, "--seed", "1", "--db", db])
     assert result.exit_code == 0, result.output
     return db

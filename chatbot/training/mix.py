@@ -15,18 +15,19 @@ import heapq
 from collections.abc import Iterator
 
 from ..errors import UsageError
+from .streams import ConversationSource
 
 SEP = "+"
 
 
 class Mix:
-    def __init__(self, source, corpora: list[str]):
+    def __init__(self, source: ConversationSource, corpora: list[str]):
         if len(set(corpora)) != len(corpora):
             raise UsageError(f"--corpus names a corpus twice: {', '.join(corpora)}")
         self.source, self.corpora = source, list(corpora)
         self.name = SEP.join(corpora)
 
-    def corpus(self, name: str):
+    def corpus(self, name: str) -> object:
         """The first corpus's record (every corpus is checked: an unknown one is named)."""
         return [self.source.corpus(c) for c in self.corpora][0]
 

@@ -37,7 +37,12 @@ from ..vocab import END_ID, PAD_ID, START_ID
 
 
 class ConversationSource(Protocol):
-    """What training reads: a Store, or TFRecord shards (shards.ShardCorpus)."""
+    """What training reads: a Store, TFRecord shards (shards.ShardCorpus), or several
+    corpora as one (mix.Mix)."""
+
+    def corpus(self, name: str) -> object:
+        """The corpus's record; raises a one-line error for an unknown name."""
+        ...
 
     def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]: ...
 
