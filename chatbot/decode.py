@@ -74,7 +74,7 @@ class DecodeSettings:
                     f"{f.name} must be a{'n' if kind is int else ''} {kind.__name__}. "
                     f"Received: {f.name}={value!r}"
                 )
-            if kind is float and not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{f.name} must be a finite number. Received: {value}")
         checks = {  # name: (within range, the range in words)
             "beam": (1 <= self.beam <= MAX_BEAM, f"1 to {MAX_BEAM}"),
