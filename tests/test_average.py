@@ -19,7 +19,7 @@ from .test_training import TINY  # noqa: E402
 
 def trainer_for(store, corpus, config=TINY) -> Trainer:
     texts = (t for c in store.iter_conversations(corpus, "train") for t in c)
-    return Trainer(config, Vocab.build(texts, config.vocab_size, config.min_count))
+    return Trainer(config, Vocab.build(texts, config.vocab_size, config.min_count, config.slots))
 
 
 def values(variables) -> list[np.ndarray]:
