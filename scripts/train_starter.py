@@ -84,7 +84,9 @@ def export(bot, state, out: Path) -> None:
     from chatbot.checkpoint import ModelDir
 
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    for name in ("config.json", "vocab.json"):
+    # decoding.json goes too: it was measured for the weights it came with (the
+    # model card says how the starter's was chosen).
+    for name in ("config.json", "vocab.json", "decoding.json"):
         (out / name).unlink(missing_ok=True)
     model_dir = ModelDir(out)
     model_dir.create(bot.config, bot.vocab)
