@@ -78,6 +78,16 @@ def ingest_all(store, work: Path) -> None:
         ingest_generated(store, recall.conversations(n, seed, pairs), "recall", "recall", recipe)
 
 
+def export_folder(folder: Path) -> None:
+    """The best checkpoint of `folder` as the starter, with the metrics it has so far."""
+    from chatbot import Chatbot
+    from chatbot.checkpoint import ModelDir
+    from chatbot.training.checkpoints import TrainState
+
+    _, saved = ModelDir(folder).read_state("best")
+    export(Chatbot.load(folder), TrainState(**saved), OUT)
+
+
 def export(bot, state, out: Path) -> None:
     import tensorflow as tf
 
@@ -107,7 +117,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "starter")
     parser.add_argument("--no-export", action="store_true", help="train only")
+    parser.add_argument(
+        "--export-only",
+        type=Path,
+        help="write this model folder (a copy of a run's) as the starter, without training",
+    )
     args = parser.parse_args()
+    if args.export_only:
+        export_folder(args.export_only)
+        return
 
     from chatbot import Chatbot
     from chatbot.checkpoint import ModelDir
