@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import corpora
 from .corpora import Conversation, Problems
-from .corpora.base import DEFAULT_SPLIT, hash_split  # noqa: F401 - re-exported
+from .corpora.base import hash_split
 from .errors import CorpusFormatError, UsageError
 from .store import CorpusInfo, Store
 
@@ -108,6 +108,23 @@ def ingest_generated(
     with _gc_paused():
         info = store.add_corpus(name, fmt, recipe, sha, stream, replace=replace)
     return IngestResult(info)
+
+
+def ingest_recall(
+    store: Store,
+    name: str,
+    conversations: int,
+    seed: int,
+    replace: bool = False,
+    progress: Callable[[Iterable[Conversation]], Iterable[Conversation]] = lambda it: it,
+) -> IngestResult:
+    """The recall corpus (corpora/recall.py), its small talk from chitchat's train split."""
+    from .corpora import chitchat, recall
+
+    recipe = f"recall v{recall.VERSION} --conversations {conversations} --seed {seed}"
+    pairs = recall.filler_pairs(chitchat.builtin_path())
+    generated = recall.conversations(conversations, seed, pairs)
+    return ingest_generated(store, generated, "recall", name, recipe, replace, progress)
 
 
 @contextmanager

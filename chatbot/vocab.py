@@ -83,13 +83,7 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens for `ids`, stopping at `<end>` and skipping padding and `<start>`."""
-        out = []
-        for i in ids:
-            if i == END_ID:
-                break
-            if i not in (PAD_ID, START_ID):
-                out.append(self.itos[i] if 0 <= i < len(self.itos) else UNK)
-        return out
+        return [self.itos[i] if 0 <= i < len(self.itos) else UNK for i in _until_end(ids)]
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically: a crash never leaves half a vocabulary."""
@@ -146,28 +140,30 @@ class Slots:
                 ids.append(self.vocab.slot_ids[n])
         return ids
 
+    def _slot(self, i: int) -> int | None:
+        """The slot number of token id `i`, or None for a word."""
+        n = i - self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
+        return n if 0 <= n < len(self.words) else None
+
     def bound(self, ids: list[int]) -> list[int]:
         """`ids` without the slots that hold no word yet: a reply says only what it shows."""
-        first = self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
-        return [i for i in ids if not first <= i < first + len(self.words) or self.words[i - first]]
+        return [i for i in ids if (n := self._slot(i)) is None or self.words[n]]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        """Tokens for `ids` (as `Vocab.decode`), slots shown as their words."""
-        ids = _until_end(ids)
-        first = self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
+        """Tokens for `ids` (as `Vocab.decode`), slots shown as their words, unbound
+        slots left out."""
         out = []
-        for token, i in zip(self.vocab.decode(ids), ids, strict=True):
-            if first <= i < first + len(self.words):
-                word = self.words[i - first]
-                if word is not None:
-                    out.append(word)
-            else:
-                out.append(token)
+        for i in _until_end(ids):
+            n = self._slot(i)
+            if n is None:
+                out.extend(self.vocab.decode([i]))
+            elif self.words[n]:
+                out.append(self.words[n])  # type: ignore[arg-type]
         return out
 
 
 def _until_end(ids: Iterable[int]) -> list[int]:
-    """The ids `Vocab.decode` turns into tokens, in order."""
+    """The ids before `<end>`, without padding and `<start>`."""
     out = []
     for i in ids:
         if i == END_ID:

@@ -58,9 +58,9 @@ def config(epochs: int):
 
 
 def ingest_all(store, work: Path) -> None:
-    from chatbot.corpora import chitchat, recall
+    from chatbot.corpora import chitchat
     from chatbot.corpora.chatterbot import builtin_path
-    from chatbot.ingest import ingest, ingest_generated
+    from chatbot.ingest import ingest, ingest_recall
 
     if not store.has_corpus("chitchat"):
         ingest(store, chitchat.builtin_path(), "chitchat", "chitchat")
@@ -72,10 +72,7 @@ def ingest_all(store, work: Path) -> None:
                 shutil.copy(path, data / path.name)
         ingest(store, data, "chatterbot", "chatterbot-english")
     if not store.has_corpus("recall"):
-        pairs = recall.filler_pairs(chitchat.builtin_path())
-        n, seed = RECALL_CONVERSATIONS, RECALL_SEED
-        recipe = f"recall v{recall.VERSION} --conversations {n} --seed {seed}"
-        ingest_generated(store, recall.conversations(n, seed, pairs), "recall", "recall", recipe)
+        ingest_recall(store, "recall", RECALL_CONVERSATIONS, RECALL_SEED)
 
 
 def export_folder(folder: Path) -> None:

@@ -104,25 +104,20 @@ def ingest(
 
 
 def _ingest_recall(name: str, n: int, seed: int, replace: bool, db: Path | None) -> None:
-    """The recall corpus: generated from a seed, its small talk from chitchat's train split."""
     from tqdm import tqdm
 
-    from ..corpora import chitchat, recall
-    from ..ingest import ingest_generated
+    from ..ingest import ingest_recall
 
-    recipe = f"recall v{recall.VERSION} --conversations {n} --seed {seed}"
-    pairs = recall.filler_pairs(chitchat.builtin_path())
     with open_store(db) as store:
-        result = ingest_generated(
+        result = ingest_recall(
             store,
-            recall.conversations(n, seed, pairs),
-            "recall",
             name,
-            recipe,
+            n,
+            seed,
             replace,
             progress=lambda it: tqdm(it, total=n, unit=" conv", disable=None, desc="generate"),
         )
-    _report_ingest(result, Path(recipe))
+    _report_ingest(result, Path(result.corpus.source))
 
 
 def _report_ingest(result: Any, path: Path) -> None:
