@@ -9,11 +9,19 @@ cut to `max_len` tokens, the reply to `max_len - 1` so that <end> fits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
+from .corpora.base import Prompt
 from .text import tokenize
 from .vocab import Slots, Vocab
 
-Exchange = tuple[list[int], list[int]]  # (source ids, target ids)
+
+class Exchange(NamedTuple):
+    source: list[int]
+    target: list[int]
+    # False when the reply is the user's side of a generated conversation (a
+    # `Prompt`): the encoder still reads it, but it adds no loss.
+    learn: bool = True
 
 
 def encode_utterance(text: str, slots: Slots, max_len: int) -> list[int]:
@@ -22,9 +30,15 @@ def encode_utterance(text: str, slots: Slots, max_len: int) -> list[int]:
     return slots.encode(tokenize(text)[:max_len])
 
 
-def paired(utterances: list[list[int]], max_len: int) -> list[Exchange]:
-    """(u(i), u(i+1)) pairs; the reply keeps room for <end> within max_len."""
-    return [(utterances[i], utterances[i + 1][: max_len - 1]) for i in range(len(utterances) - 1)]
+def paired(
+    utterances: list[list[int]], max_len: int, learn: list[bool] | None = None
+) -> list[Exchange]:
+    """(u(i), u(i+1)) pairs; the reply keeps room for <end> within max_len. `learn[i]`
+    says whether utterance i is a reply to learn (all are by default)."""
+    return [
+        Exchange(utterances[i], utterances[i + 1][: max_len - 1], learn is None or learn[i + 1])
+        for i in range(len(utterances) - 1)
+    ]
 
 
 def encoded_conversations(
@@ -34,7 +48,7 @@ def encoded_conversations(
     Each conversation binds its own unknown words to slots (`vocab.Slots`)."""
     for texts in conversations:
         slots = Slots(vocab)
-        ids = [encode_utterance(t, slots, max_len) for t in texts]
-        ids = [u for u in ids if u]
-        if len(ids) >= 2:
-            yield paired(ids, max_len)
+        encoded = [(encode_utterance(t, slots, max_len), not isinstance(t, Prompt)) for t in texts]
+        encoded = [(u, learn) for u, learn in encoded if u]
+        if len(encoded) >= 2:
+            yield paired([u for u, _ in encoded], max_len, [learn for _, learn in encoded])

@@ -12,16 +12,17 @@ from hypothesis import strategies as st
 from chatbot.evaluation.kneser_ney import KneserNeyTrigram, reply_trigrams
 from chatbot.evaluation.reply_metrics import reply_metrics, unigram_f1
 from chatbot.evaluation.reports import split_conversations
+from chatbot.exchanges import Exchange
 from chatbot.vocab import END_ID, START_ID, Vocab
 
 nltk_lm = pytest.importorskip("nltk.lm")
 
 
-def toy_exchanges(seed: int, n: int = 80, vocab: int = 12) -> list[tuple[list[int], list[int]]]:
+def toy_exchanges(seed: int, n: int = 80, vocab: int = 12) -> list[Exchange]:
     rng = random.Random(seed)
     ids = range(4, 4 + vocab)
     return [
-        (rng.choices(ids, k=rng.randint(1, 4)), rng.choices(ids, k=rng.randint(1, 5)))
+        Exchange(rng.choices(ids, k=rng.randint(1, 4)), rng.choices(ids, k=rng.randint(1, 5)))
         for _ in range(n)
     ]
 
@@ -42,7 +43,7 @@ def test_kneser_ney_equals_nltk_on_the_same_counts():
     # with the bigrams and unigrams they end in (its vocabulary holds strings).
     sentences = [
         [tuple(map(str, g)) for a, b, w in reply_trigrams(s, r) for g in ((w,), (b, w), (a, b, w))]
-        for s, r in exchanges
+        for s, r, _ in exchanges
     ]
     words = sorted({w for sent in sentences for g in sent for w in g})
     ids = sorted(ours.cont1) + [START_ID]
@@ -73,7 +74,7 @@ def test_kneser_ney_with_floor_is_a_distribution_over_the_vocabulary(seed, a, b)
 
 
 def test_kneser_ney_learns_what_follows_what():
-    exchanges = [([5, 6], [7, 8])] * 20 + [([9], [10])] * 20
+    exchanges = [Exchange([5, 6], [7, 8])] * 20 + [Exchange([9], [10])] * 20
     kn = KneserNeyTrigram(vocab_size=12).fit(exchanges)
     assert kn.prob(7, 6, START_ID) > 0.8 and kn.prob(10, 6, START_ID) < 0.1
     loss, tokens = kn.nll([5, 6], [7, 8])
@@ -121,6 +122,6 @@ def test_test_dialogues_repeated_from_training_are_left_out():
     )
     convs, dropped = split_conversations(store, "c", "test", vocab, max_len=8)
     assert dropped == 1
-    assert convs == [[(vocab.encode(["bye", "now"]), vocab.encode(["hi", "there"]))]]
+    assert convs == [[Exchange(vocab.encode(["bye", "now"]), vocab.encode(["hi", "there"]))]]
     kept, none = split_conversations(store, "c", "test", vocab, max_len=8, dedupe=False)
     assert none == 0 and len(kept) == 2

@@ -10,6 +10,8 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot.config import Config  # noqa: E402
+from chatbot.corpora.base import Prompt  # noqa: E402
+from chatbot.exchanges import Exchange as X  # noqa: E402
 from chatbot.exchanges import encoded_conversations  # noqa: E402
 from chatbot.model import Seq2Seq, cross_entropy, masked_loss_sum  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
@@ -275,14 +277,17 @@ def test_stateless_config_ignores_history():
 
 
 def test_windows_hold_whole_conversations_and_reset_every_row_first():
-    batches = [[[([4], [5]), ([5], [6]), ([6], [7])], [([8], [9])]], [[([10], [11]), ([11], [12])]]]
+    batches = [
+        [[X([4], [5]), X([5], [6]), X([6], [7])], [X([8], [9])]],
+        [[X([10], [11]), X([11], [12])]],
+    ]
     out = list(windows(batches, batch_size=2, bptt=4))
     assert [w.source[:, :, 0].tolist() for w in out] == [[[4, 5, 6], [8, 0, 0]], [[10, 11], [0, 0]]]
     assert [w.reset.tolist() for w in out] == [[[1, 0, 0], [1, 0, 0]], [[1, 0], [1, 0]]]
 
 
 def test_chained_rows_go_on_from_the_state_before_and_only_in_the_first_step():
-    conv = [([4], [5]), ([5], [6]), ([6], [7])]
+    conv = [X([4], [5]), X([5], [6]), X([6], [7])]
     batches = [[conv] * 64] * 20
     out = list(windows(batches, batch_size=64, bptt=2, chain=0.5, rng=np.random.default_rng(0)))
     firsts = np.stack([w.reset[:, 0] for w in out[::2]])
@@ -293,7 +298,7 @@ def test_chained_rows_go_on_from_the_state_before_and_only_in_the_first_step():
 
 
 def test_a_conversation_longer_than_bptt_goes_on_in_the_next_window():
-    conv = [([i], [i + 1]) for i in range(4, 9)]  # 5 exchanges
+    conv = [X([i], [i + 1]) for i in range(4, 9)]  # 5 exchanges
     out = list(windows([[conv]], batch_size=1, bptt=2))
     assert [w.source[0, :, 0].tolist() for w in out] == [[4, 5], [6, 7], [8]]
     assert [w.reset[0].tolist() for w in out] == [[1, 0], [0, 0], [0]]
@@ -301,11 +306,20 @@ def test_a_conversation_longer_than_bptt_goes_on_in_the_next_window():
 
 def test_encoded_conversations_skip_single_utterances_and_cut_length():
     out = list(encoded_conversations([["hi"], ["hi how are you fine", "hello"]], VOCAB, max_len=3))
-    assert out == [[(ids("hi how are"), ids("hello"))]]
+    assert out == [[X(ids("hi how are"), ids("hello"))]]
+
+
+def test_what_the_user_says_is_read_but_not_learned():
+    out = list(encoded_conversations([[Prompt("hi"), "hello", Prompt("how are you")]], VOCAB, 8))
+    assert [ex.learn for ex in out[0]] == [True, False]  # the bot's reply only
+    w = next(windows([out], batch_size=1, bptt=4))
+    assert w.source[0, 1].tolist()[:1] == ids("hello")  # the encoder still reads it
+    assert not w.target_in[0, 1].any() and not w.target_out[0, 1].any()  # but no loss
+    assert w.target_tokens == len(ids("hello")) + 1
 
 
 def test_batches_group_conversations_by_exchange_count():
-    convs = [[([1], [2])] * n for n in (3, 1, 2, 1, 3, 2)]
+    convs = [[X([1], [2])] * n for n in (3, 1, 2, 1, 3, 2)]
     batches = list(bucketed(convs, 2, np.random.default_rng(0)))
     assert sorted(sorted(len(c) for c in b) for b in batches) == [[1, 1], [2, 2], [3, 3]]
 

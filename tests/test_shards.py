@@ -70,3 +70,18 @@ def test_cli_export_shards_train_and_errors(run, store, corpus, tmp_path):
         ShardCorpus(tmp_path / "bad")
     bad = run("train", "--shards", str(tmp_path / "bad"))
     assert bad.exit_code == 2 and "manifest" in bad.output
+
+
+def test_shards_keep_which_utterances_are_the_users(store, tmp_path):
+    from chatbot.corpora.base import USER, Conversation, Prompt, Utterance
+    from chatbot.ingest import ingest_generated
+
+    turns = [Utterance(USER, "my name is rex"), Utterance("bot", "hi rex"), Utterance(USER, "bye")]
+    convs = [Conversation(f"g{i}", turns, "train") for i in range(3)]
+    ingest_generated(store, convs, "recall", "gen", recipe="test: three conversations")
+    stored = list(store.iter_conversations("gen", "train"))
+    assert [[isinstance(u, Prompt) for u in conv] for conv in stored] == [[True, False, True]] * 3
+    export_shards(store, "gen", tmp_path / "shards", shards=2)
+    read = list(ShardCorpus(tmp_path / "shards").iter_conversations("gen", "train"))
+    assert read == stored
+    assert [[isinstance(u, Prompt) for u in conv] for conv in read] == [[True, False, True]] * 3

@@ -39,6 +39,17 @@ class Utterance(NamedTuple):
     text: str
 
 
+# The speaker of a generated corpus's human side (corpora/recall.py): what a
+# person says to the bot. The model reads it but is never trained to say it; a
+# model trained on both sides of the recall corpus drifted into the user's lines
+# in a chat ("what is my favourite colour?").
+USER = "user"
+
+
+class Prompt(str):
+    """An utterance the model reads but does not learn to reply with (spoken by USER)."""
+
+
 @dataclass
 class Conversation:
     external_id: str

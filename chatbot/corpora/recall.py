@@ -28,10 +28,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Conversation, Problems, Utterance, hash_split
+from .base import USER, Conversation, Problems, Utterance, hash_split
 from .chitchat import read as chitchat_read
 
-USER, BOT = "user", "bot"
+BOT = "bot"
 VERSION = 2  # part of the corpus's hash: a new generator is a new corpus
 
 NAMES = (

@@ -29,6 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from ..exchanges import Exchange
 from ..vocab import END_ID, START_ID
 
 Trigram = tuple[int, int, int]
@@ -49,8 +50,10 @@ class KneserNeyTrigram:
         self.vocab_size, self.discount, self.uniform_floor = vocab_size, discount, uniform_floor
         self.trigrams: Counter[Trigram] = Counter()
 
-    def fit(self, exchanges: Iterable[tuple[list[int], list[int]]]) -> KneserNeyTrigram:
-        for source, reply in exchanges:
+    def fit(self, exchanges: Iterable[Exchange]) -> KneserNeyTrigram:
+        for source, reply, learn in exchanges:
+            if not learn:
+                continue
             self.trigrams.update(reply_trigrams(source, reply))
         self._tally()
         return self

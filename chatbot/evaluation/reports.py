@@ -138,7 +138,9 @@ def baseline_report(
     kn = KneserNeyTrigram(vocab_size).fit(exchanges())
     sums = {p: [0.0, 0] for p in POSITIONS}
     for conv in conversations:
-        for i, (source, reply) in enumerate(conv):
+        for i, (source, reply, learn) in enumerate(conv):
+            if not learn:  # the model is not scored on it either
+                continue
             loss, tokens = kn.nll(source, reply)
             sums[position(i)][0] += loss
             sums[position(i)][1] += tokens
@@ -155,10 +157,11 @@ def generate_replies(
     replies = []
     for conv in conversations:
         bot.reset_hidden_state()
-        for source, _ in conv:
+        for source, _, learn in conv:
             bot.read(source)
-            draw = draws.getrandbits(31) if draws else None
-            replies.append(bot.vocab.decode(bot.reply_ids(draw)))
+            if learn:  # the user's lines of a generated corpus are not the bot's to say
+                draw = draws.getrandbits(31) if draws else None
+                replies.append(bot.vocab.decode(bot.reply_ids(draw)))
         if progress is not None:
             progress(1)
     return replies
@@ -202,7 +205,7 @@ def corpus_report(
         report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab), fitting)
     if replies:
         generated = generate_replies(bot, convs, ticker("replies", len(convs)))
-        humans = [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
+        humans = [bot.vocab.decode(ex.target) for conv in convs for ex in conv if ex.learn]
         report["replies"] = reply_metrics(generated, humans)
         report["references"] = reply_metrics(humans)
     return report

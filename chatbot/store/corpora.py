@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..corpora.base import SPLITS, Conversation
+from ..corpora.base import SPLITS, USER, Conversation, Prompt
 from ..errors import StoreError
 from .connection import Connection, _now
 
@@ -179,11 +179,12 @@ class CorpusTables(Connection):
         return self.corpus(corpus).splits.get(split, 0)
 
     def iter_conversations(self, corpus: str, split: str | None = None) -> Iterator[list[str]]:
-        """The utterance texts of each conversation, streamed in storage order."""
+        """The utterance texts of each conversation, streamed in storage order; what the
+        USER says comes as a `Prompt` (read, never learned as a reply)."""
         corpus_id = self.db.execute("SELECT id FROM corpora WHERE name = ?", [corpus]).fetchone()
         if corpus_id is None:
             self.corpus(corpus)
-        sql = """SELECT u.conversation_id, u.text FROM utterances u
+        sql = """SELECT u.conversation_id, u.speaker, u.text FROM utterances u
                  JOIN conversations c ON c.id = u.conversation_id
                  WHERE c.corpus_id = ? {} ORDER BY u.conversation_id, u.position"""
         args: list = [corpus_id[0]]
@@ -191,11 +192,11 @@ class CorpusTables(Connection):
             args.append(split)
         cursor = self.db.conn.execute(sql.format("AND c.split = ?" if split else ""), args)
         current, texts = None, list[str]()
-        for conv_id, text in cursor:
+        for conv_id, speaker, text in cursor:
             if conv_id != current and texts:
                 yield texts
                 texts = []
             current = conv_id
-            texts.append(text)
+            texts.append(Prompt(text) if speaker == USER else text)
         if texts:
             yield texts

@@ -8,10 +8,11 @@ too slow or too far away (many workers, a corpus the size of OpenSubtitles).
       valid-00000-of-00004.tfrecord
       test-00000-of-00004.tfrecord
 
-A record is one conversation, whole: a `tf.train.Example` with `id` and
-`utterances` (each utterance's tokens from `chatbot.text.tokenize`, joined
-by single spaces; tokenizing them again gives the same tokens, so training
-needs no second vocabulary pass over raw text). Vocabulary-free, so one
+A record is one conversation, whole: a `tf.train.Example` with `id`,
+`prompts` (the positions of the utterances the model reads but does not learn
+to say: `corpora.base.Prompt`) and `utterances` (each utterance's tokens from
+`chatbot.text.tokenize`, joined by single spaces; tokenizing them again gives
+the same tokens, so training needs no second vocabulary pass over raw text). Vocabulary-free, so one
 export serves models of any vocabulary size.
 
 `ShardCorpus` reads the shards back in the original order (round-robin over
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .._tf import tf
-from ..corpora.base import SPLITS
+from ..corpora.base import SPLITS, Prompt
 from ..errors import UsageError
 from ..files import read_json, write_atomic
 from ..store import Store
@@ -45,6 +46,11 @@ def shard_name(split: str, index: int, count: int) -> str:
 def _example(conversation_id: str, utterances: list[str]) -> bytes:
     feature = {
         "id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[conversation_id.encode()])),
+        "prompts": tf.train.Feature(
+            int64_list=tf.train.Int64List(
+                value=[i for i, u in enumerate(utterances) if isinstance(u, Prompt)]
+            )
+        ),
         "utterances": tf.train.Feature(
             bytes_list=tf.train.BytesList(
                 value=[" ".join(tokenize(u)).encode() for u in utterances]
@@ -135,7 +141,16 @@ class ShardCorpus:
         paths = tf.data.Dataset.from_tensor_slices([str(self.folder / f) for f in files])
         # One record from each file in turn: the order the conversations were written in.
         records = paths.interleave(tf.data.TFRecordDataset, cycle_length=len(files), block_length=1)
-        spec = {"utterances": tf.io.VarLenFeature(tf.string)}
-        parsed = records.map(lambda r: tf.io.parse_single_example(r, spec)["utterances"].values)
-        for utterances in parsed.as_numpy_iterator():
-            yield [u.decode() for u in utterances]
+        spec = {
+            "utterances": tf.io.VarLenFeature(tf.string),
+            "prompts": tf.io.VarLenFeature(tf.int64),  # absent in older shards: none
+        }
+        parsed = records.map(
+            lambda r: {k: v.values for k, v in tf.io.parse_single_example(r, spec).items()}
+        )
+        for record in parsed.as_numpy_iterator():
+            prompts = set(record["prompts"].tolist())
+            yield [
+                Prompt(u.decode()) if i in prompts else u.decode()
+                for i, u in enumerate(record["utterances"])
+            ]

@@ -73,7 +73,7 @@ def bucketed(
     exchange counts and lengths, in shuffled order."""
     it = iter(conversations)
     while pool := list(islice(it, batch_size * pool_batches)):
-        pool.sort(key=lambda conv: (len(conv), sum(len(s) + len(t) for s, t in conv)))
+        pool.sort(key=lambda conv: (len(conv), sum(len(ex.source) + len(ex.target) for ex in conv)))
         chunks = [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
         for j in rng.permutation(len(chunks)):
             yield chunks[j]
@@ -107,9 +107,11 @@ def windows(
 
 
 def pack(steps: list[list[Exchange | None]], batch_size: int, first: np.ndarray | None) -> Window:
-    """Step t of row b is exchange `steps[t][b]` (None: padding); `first` resets rows."""
-    src_len = max((len(ex[0]) for row in steps for ex in row if ex), default=1)
-    tgt_len = 1 + max((len(ex[1]) for row in steps for ex in row if ex), default=1)
+    """Step t of row b is exchange `steps[t][b]` (None: padding); `first` resets rows.
+    An exchange that is not learned (`Exchange.learn`) has its source only: its
+    encoder reads and carries the state, and its decoder row is padding (no loss)."""
+    src_len = max((len(ex.source) for row in steps for ex in row if ex), default=1)
+    tgt_len = 1 + max((len(ex.target) for row in steps for ex in row if ex and ex.learn), default=0)
     k = len(steps)
     source = np.full((batch_size, k, src_len), PAD_ID, np.int32)
     target_in = np.full((batch_size, k, tgt_len), PAD_ID, np.int32)
@@ -121,8 +123,10 @@ def pack(steps: list[list[Exchange | None]], batch_size: int, first: np.ndarray 
         for b, ex in enumerate(row):
             if ex is None:
                 continue
-            src, tgt = ex
+            src, tgt, learn = ex
             source[b, t, : len(src)] = src
+            if not learn:
+                continue
             target_in[b, t, : len(tgt) + 1] = [START_ID, *tgt]
             target_out[b, t, : len(tgt) + 1] = [*tgt, END_ID]
     return Window(source, target_in, target_out, reset)
