@@ -145,3 +145,24 @@ def test_the_store_flushes_by_size_as_well_as_by_count(store, monkeypatch):
     ]
     store.add_corpus("big", "jsonl", "-", "sha", big)
     assert max(flushes) <= 2 and sum(flushes) == 5
+
+
+def test_cornell_index_keeps_offsets_skips_an_overlong_line_and_is_bounded(tmp_path, monkeypatch):
+    from chatbot import corpora
+    from chatbot.corpora import Problems, cornell
+    from chatbot.errors import CorpusFormatError
+
+    from .test_readers import SEP, make_cornell, texts
+
+    folder = make_cornell(tmp_path)
+    lines = folder / "movie_lines.txt"
+    monkeypatch.setattr(cornell, "MAX_LINE", 100)
+    overlong = SEP.join(["L5", "u0", "m0", "BOB", "x" * 250])
+    lines.write_bytes(overlong.encode() + b"\n" + lines.read_bytes())
+    problems = Problems()
+    convs = list(corpora.read(folder, "cornell", problems))
+    assert texts(convs)[0] == ["Hi Alice.", "How are you?", "Fine, thanks."]  # offsets still right
+    assert problems.errors == [f"{lines}:1: line longer than 100 characters"]
+    monkeypatch.setattr(cornell, "MAX_LINES", 4)  # the file has 5 ids
+    with pytest.raises(CorpusFormatError, match="more than 4 lines"):
+        list(corpora.read(folder, "cornell", Problems()))
