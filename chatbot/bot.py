@@ -11,6 +11,7 @@ is how a single-turn seq2seq bot behaves.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from ._tf import tf
@@ -74,6 +75,14 @@ class Chatbot:
             bot.chat_decoding = chat
         return bot
 
+    def fork(self) -> Chatbot:
+        """Another conversation with the same model: it shares the weights and the
+        compiled decoder (no second compile) and has its own state, slots and settings."""
+        other = copy.copy(self)
+        other.chat_decoding = dict(self.chat_decoding)
+        other.reset_hidden_state()
+        return other
+
     def reset_hidden_state(self) -> None:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
@@ -135,6 +144,15 @@ class Chatbot:
         self.forget_unless_remembering()
         self.read(self.token_ids(text))
         ids = self.slots.bound(self.reply_ids(draw))
+        self.follow(ids)
+        return self.words(ids)
+
+    def take(self, text: str, reply: str) -> str:
+        """Read `text` and take `reply` as the answer to it, as if the bot had said it
+        (a history a client sends); returns the reply as the bot reads it back."""
+        self.forget_unless_remembering()
+        self.read(self.token_ids(text))
+        ids = self.token_ids(reply)[: self.config.max_len - 1]
         self.follow(ids)
         return self.words(ids)
 

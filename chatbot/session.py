@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 
 import numpy as np
 
@@ -147,23 +148,29 @@ class Session:
         """Whether new words are kept for the conversation (`vocab.Slots`), not lost."""
         return bool(self._bot.vocab.slot_ids)
 
-    def respond(self, text: str) -> str:
+    def respond(self, text: str, draw: int | None = None) -> str:
         """Reply to `text` (cut to MAX_CHARS) and store the exchange. If storing fails,
-        the state is put back: the conversation is where it was before the line."""
+        the state is put back: the conversation is where it was before the line.
+        `draw` seeds a sampled reply (by default a new one; it is stored either way,
+        so a replay samples the same reply)."""
+        draw = random.getrandbits(31) if draw is None else draw
+        return self._exchange(text, lambda t: self._bot.respond(t, draw), draw)
+
+    def take(self, text: str, reply: str) -> None:
+        """Store an exchange given whole, with the state it leaves, as if the bot had
+        said `reply` (the history an API client sends)."""
+        self._exchange(text, lambda t: self._bot.take(t, reply), None)
+
+    def _exchange(self, text: str, answer: Callable[[str], str], draw: int | None) -> str:
         # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
         # UTF-8: it becomes "?".
         text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
         before = list(self._bot.state), self._bot.slots.copy()
-        draw = random.getrandbits(31)  # stored, so a replay samples the same reply
         try:
-            reply = self._bot.respond(text, draw)
+            reply = answer(text)
             if self.store is not None:
-                if self.transcript_id is None:
-                    self.transcript_id = self.store.start_transcript(
-                        self.model_name, turn_settings(self._bot)
-                    )
                 self.store.add_exchange(
-                    self.transcript_id,
+                    self.start(),
                     text,
                     reply,
                     pack_state(self._bot.state),
@@ -175,6 +182,26 @@ class Session:
         self._states.append(before)
         self.history.append((text, reply))
         return reply
+
+    def snapshot(self) -> tuple[list, Slots]:
+        """Where the conversation is: its state and the slots' binding (a copy)."""
+        return list(self._bot.state), self._bot.slots.copy()
+
+    def continue_from(self, snapshot: tuple[list, Slots], transcript_id: int) -> None:
+        """Go on from a `snapshot` taken in stored transcript `transcript_id`."""
+        state, slots = snapshot
+        self._bot.state, self._bot.slots = list(state), slots.copy()
+        self.transcript_id = transcript_id
+
+    def start(self) -> int:
+        """The transcript's id, its header stored now if it has none yet (a server's
+        conversation has an id before its first exchange)."""
+        assert self.store is not None
+        if self.transcript_id is None:
+            self.transcript_id = self.store.start_transcript(
+                self.model_name, turn_settings(self._bot)
+            )
+        return self.transcript_id
 
     def reset(self) -> None:
         """A new conversation: zero state, and the next exchange starts a new transcript."""

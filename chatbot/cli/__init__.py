@@ -6,11 +6,19 @@ or 1 (failure); TensorFlow is imported only inside the commands that need a
 model.
 """
 
-from . import chat_commands, corpus_commands, export_commands, model_commands, registry_commands
+from . import (
+    chat_commands,
+    corpus_commands,
+    export_commands,
+    model_commands,
+    registry_commands,
+    serve_commands,
+)
 from .app import cli
 
 __all__ = [
     "chat_commands",
+    "serve_commands",
     "cli",
     "corpus_commands",
     "export_commands",

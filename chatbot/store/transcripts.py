@@ -66,6 +66,12 @@ class TranscriptTables(Connection):
                 [transcript_id, transcript_id],
             )
 
+    def delete_transcript(self, transcript_id: int) -> None:
+        """Remove a transcript and its turns (an unknown id raises StoreError)."""
+        self.transcript(transcript_id)
+        with self.transaction():
+            self.db.execute("DELETE FROM transcripts WHERE id = ?", [transcript_id])
+
     def transcript(self, transcript_id: int) -> tuple[dict, list[Turn]]:
         """(header, turns in order) of a transcript."""
         row = self.db.execute(

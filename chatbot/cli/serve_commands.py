@@ -1,0 +1,77 @@
+"""`chatbot serve`: the model over HTTP (chatbot/server/)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .app import cli, db_option
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "model_name",
+    default="starter",
+    show_default=True,
+    help="A registered model name or a model folder.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--capacity",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Conversations kept in memory; the least recently used wait in the store.",
+)
+@db_option
+def serve(model_name: str, host: str, port: int, capacity: int, db: Path | None) -> None:
+    """Serve a model over HTTP: an OpenAI-compatible API, stored conversations that
+    keep their state, and a chat page.
+
+    \b
+    Examples:
+      chatbot serve                       # the starter, on http://127.0.0.1:8000/
+      chatbot serve --model dd --port 9000
+    \b
+      curl -s localhost:8000/v1/chat/completions -H 'Content-Type: application/json' \\
+        -d '{"messages": [{"role": "user", "content": "hi, my name is Ada"}]}'
+      curl -s -X POST localhost:8000/conversations                      # -> {"id": 7}
+      curl -s localhost:8000/conversations/7/messages -d '{"content": "hi"}'
+
+    Listens on localhost only unless --host says otherwise (there is no
+    authentication: put it behind a proxy before exposing it).
+    """
+    _check_free(host, port)
+    import uvicorn
+
+    from ..bot import Chatbot
+    from ..server.app import create_app
+    from ..server.conversations import Conversations
+    from ..store import Store
+
+    bot = Chatbot.load(model_name, db=db)
+    click.echo(f"Loaded {model_name}; compiling its reply...", err=True)
+    bot.warm_up()
+    app = create_app(lambda: Conversations(bot, Store(db), model_name, capacity))
+    click.echo(f"Serving {model_name} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        app.state.worker.close()
+
+
+def _check_free(host: str, port: int) -> None:
+    """A taken port or an unknown host: one line before the model loads."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "
+            "or --host"
+        ) from None

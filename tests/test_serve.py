@@ -1,0 +1,213 @@
+"""Tier 2: `chatbot serve`: the OpenAI-compatible API and its state cache, stored
+conversations that survive a restart, bounds and one-line errors, the page."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.tf
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("httpx2")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from chatbot import Chatbot  # noqa: E402
+from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.server.app import create_app  # noqa: E402
+from chatbot.server.conversations import Conversations  # noqa: E402
+from chatbot.store import Store  # noqa: E402
+
+GREEDY = {"temperature": 0}
+
+
+@pytest.fixture(scope="module")
+def bot():
+    return Chatbot.load(STARTER)
+
+
+@pytest.fixture
+def server(bot, db_path):
+    """A client for a fresh server over the test database (call again: a restart)."""
+    apps = []
+
+    def start(capacity: int = 256) -> tuple[TestClient, Conversations]:
+        app = create_app(lambda: Conversations(bot, Store(db_path), "starter", capacity))
+        apps.append(app)
+        return TestClient(app), app.state.worker.conversations
+
+    yield start
+    for app in apps:
+        app.state.worker.close()
+
+
+def complete(client: TestClient, messages: list[dict], **extra) -> dict:
+    response = client.post("/v1/chat/completions", json={"messages": messages, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_completion_has_the_openai_shape_and_is_stored(server, db_path):
+    client, _ = server()
+    body = complete(client, [{"role": "user", "content": "hi, my name is Ada"}], **GREEDY)
+    choice = body["choices"][0]
+    assert body["object"] == "chat.completion" and body["model"] == "starter"
+    assert choice["message"]["role"] == "assistant" and choice["message"]["content"].strip()
+    assert choice["finish_reason"] in ("stop", "length")
+    usage = body["usage"]
+    assert usage["prompt_tokens"] == 6  # hi , my name is ada
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 6
+    with Store(db_path) as store:
+        _, turns = store.transcript(body["conversation_id"])
+    assert [t.text for t in turns] == ["hi, my name is Ada", choice["message"]["content"]]
+
+
+def test_the_next_turn_reads_one_exchange_and_replies_as_a_full_rereading_would(server):
+    client, _ = server()
+    first = [{"role": "user", "content": "hello there"}]
+    reply = complete(client, first, **GREEDY)["choices"][0]["message"]["content"]
+    history = [*first, {"role": "assistant", "content": reply}]
+    second = [*history, {"role": "user", "content": "what do you like to do?"}]
+    hit = complete(client, second, **GREEDY)
+    assert hit["usage"]["prompt_tokens"] == 7  # only the new message was read
+    cold, _ = server()  # a new server: nothing cached, the history is read again
+    miss = complete(cold, second, **GREEDY)
+    assert miss["usage"]["prompt_tokens"] > 7
+    assert miss["choices"][0]["message"] == hit["choices"][0]["message"]
+
+
+def test_streaming_sends_the_same_reply_as_events_ending_in_done(server):
+    client, _ = server()
+    messages = [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hello"}]
+    whole = complete(client, messages, **GREEDY)["choices"][0]["message"]["content"]
+    client, _ = server()
+    with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": messages, "stream": True, **GREEDY}
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    events = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+    assert text == whole and events[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+    assert "usage" in events[-1]
+
+
+def test_a_seed_makes_a_sampled_reply_repeatable(server):
+    client, _ = server()
+    messages = [{"role": "user", "content": "tell me about your day"}]
+    one = complete(client, messages, temperature=1.0, seed=7)
+    client, _ = server()
+    two = complete(client, messages, temperature=1.0, seed=7)
+    assert one["choices"][0]["message"] == two["choices"][0]["message"]
+
+
+def test_a_stored_conversation_replies_as_a_chat_session_does(server, bot):
+    from chatbot.session import Session
+
+    client, _ = server()
+    created = client.post("/conversations")
+    assert created.status_code == 201
+    cid = created.json()["id"]
+    lines = ["hi, my name is Zorblax", "i like green tea", "what is my name?"]
+    said = [
+        client.post(f"/conversations/{cid}/messages", json={"content": t, **GREEDY}).json()
+        for t in lines
+    ]
+    chat = Session(bot.fork(), None, "starter")
+    chat.configure({**bot.chat_decoding, **GREEDY})
+    assert [s["content"] for s in said] == [chat.respond(t) for t in lines]
+
+
+def test_a_restarted_server_replies_as_the_one_that_never_stopped(server):
+    client, _ = server()
+    cid = client.post("/conversations").json()["id"]
+    client.post(f"/conversations/{cid}/messages", json={"content": "hi, i am Zorblax", **GREEDY})
+    line = {"content": "what is my name?", **GREEDY}
+    restarted, _ = server()
+    again = restarted.post(f"/conversations/{cid}/messages", json=line).json()["content"]
+    went_on = client.post(f"/conversations/{cid}/messages", json=line).json()["content"]
+    assert again == went_on
+    shown = restarted.get(f"/conversations/{cid}").json()["messages"]
+    assert [m["role"] for m in shown][:2] == ["user", "assistant"] and len(shown) == 6
+
+
+def test_reset_starts_a_new_conversation_and_delete_removes_one(server):
+    client, _ = server()
+    cid = client.post("/conversations").json()["id"]
+    client.post(f"/conversations/{cid}/messages", json={"content": "hello"})
+    new = client.post(f"/conversations/{cid}/reset").json()["id"]
+    assert new != cid and client.get(f"/conversations/{new}").json()["messages"] == []
+    assert len(client.get(f"/conversations/{cid}").json()["messages"]) == 2  # kept as it was
+    assert client.delete(f"/conversations/{cid}").status_code == 204
+    gone = client.get(f"/conversations/{cid}")
+    assert gone.status_code == 404 and gone.json()["error"]["message"] == f"no conversation {cid}"
+
+
+def test_memory_holds_at_most_capacity_conversations_and_evicted_ones_come_back(server):
+    client, conversations = server(capacity=1)
+    a = client.post("/conversations").json()["id"]
+    b = client.post("/conversations").json()["id"]
+    for cid in (a, b, a, b):
+        line = {"content": f"this is conversation {cid}", **GREEDY}
+        assert client.post(f"/conversations/{cid}/messages", json=line).status_code == 200
+        assert len(conversations.live) <= 1
+    whole, _ = server()
+    assert len(whole.get(f"/conversations/{a}").json()["messages"]) == 4
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (json.dumps({"messages": []}).encode(), "non-empty list"),
+        (json.dumps({"messages": [{"role": "user", "content": 3}]}).encode(), "must be a string"),
+        (json.dumps({"messages": [{"role": "wizard", "content": "hi"}]}).encode(), "needs a role"),
+        (json.dumps({"messages": [{"role": "assistant", "content": "hi"}]}).encode(), "user's"),
+        (json.dumps({"messages": [{"role": "user", "content": "x" * 6000}]}).encode(), "5,000"),
+        (json.dumps({"messages": [{"role": "user", "content": "hi"}], "n": 2}).encode(), "n must"),
+        (
+            json.dumps({"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}),
+            "temperature must be a number",
+        ),
+        (
+            json.dumps({"messages": [{"role": "user", "content": "hi"}], "top_p": 0}),
+            "top_p must be in (0, 1]",
+        ),
+        (b" " * 1_000_001, "over 1,000,000 bytes"),
+    ],
+)
+def test_bad_requests_get_a_400_with_one_line(server, body, says):
+    client, _ = server()
+    response = client.post("/v1/chat/completions", content=body)
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert says in message and "\n" not in message
+
+
+def test_unknown_conversations_and_routes_are_404_in_json(server):
+    client, _ = server()
+    assert client.post("/conversations/999/messages", json={"content": "hi"}).status_code == 404
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_the_page_names_the_model_and_speaks_the_api(server):
+    client, _ = server()
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert '<b id="model">starter</b>' in page.text and "/conversations" in page.text
+    assert client.get("/v1/models").json()["data"][0]["id"] == "starter"
+
+
+def test_serve_refuses_a_taken_port_in_one_line(run):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
