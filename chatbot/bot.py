@@ -119,8 +119,8 @@ class Chatbot:
 
     def reply_ids(self, draw: int | None = None) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>
-        (`draw`: see Decoder.reply). The state is left unchanged."""
-        return self.decoder.reply(self.state, self.memory, self.settings, draw)
+        (`draw`: see Decoder.reply), never an empty slot. The state is left unchanged."""
+        return self.decoder.reply(self.state, self.memory, self.settings, draw, self.slots.empty())
 
     def warm_up(self) -> None:
         """Compile the reply for the current settings now rather than at the first reply."""

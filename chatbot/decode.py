@@ -134,16 +134,23 @@ class Decoder:
         self._calls = 0
 
     def reply(
-        self, state: State, memory: Memory, settings: DecodeSettings, draw: int | None = None
+        self,
+        state: State,
+        memory: Memory,
+        settings: DecodeSettings,
+        draw: int | None = None,
+        banned: list[int] = (),  # type: ignore[assignment]
     ) -> list[int]:
         """Token ids of a reply to `state` and `memory` (without <end>); `state` is not
         changed. Sampling draws from the seed (settings.seed, `draw`); without a
         `draw`, each call draws anew. A stored chat keeps each reply's draw, so a
-        replay samples the same reply."""
+        replay samples the same reply. The reply never holds an id in `banned`
+        (the slots that hold no word yet)."""
         self._calls += 1
         seed = tf.constant([settings.seed, self._calls if draw is None else draw], tf.int32)
         compiled = self._compiled_for(settings)
-        ids = [int(i) for i in compiled(state, self._padded(memory), seed).numpy()]
+        penalty = self.penalty(tf.constant(list(banned), tf.int32))
+        ids = [int(i) for i in compiled(state, self._padded(memory), seed, penalty).numpy()]
         return ids[: ids.index(END_ID)] if END_ID in ids else ids
 
     def warm_up(self, settings: DecodeSettings) -> None:
@@ -152,15 +159,21 @@ class Decoder:
         every real one has the same shape. Changes no state and no later draw."""
         cfg = self.model.config
         memory, state = self.read(tf.ones([1, cfg.max_len], tf.int32), self.model.zero_state(1))
-        self._compiled_for(settings)(state, memory, tf.zeros([2], tf.int32))
+        nothing = self.penalty(tf.zeros([0], tf.int32))
+        self._compiled_for(settings)(state, memory, tf.zeros([2], tf.int32), nothing)
 
     def _compiled_for(self, settings: DecodeSettings) -> tf.types.experimental.ConcreteFunction:
         with self._compiling:
             if settings not in self._compiled:
                 body = self._beam if settings.beam > 1 else self._sample
-                signature = [self.state_spec, self.memory_spec, tf.TensorSpec([2], tf.int32)]
+                signature = [
+                    self.state_spec,
+                    self.memory_spec,
+                    tf.TensorSpec([2], tf.int32),
+                    tf.TensorSpec([self.model.vocab_size], tf.float32),
+                ]
                 self._compiled[settings] = tf.function(
-                    lambda s, m, seed: body(s, m, seed, settings),
+                    lambda s, m, seed, banned: body(s, m, seed, settings, banned),
                     input_signature=signature,
                     jit_compile=True,  # XLA fuses the per-word ops: ~2x faster replies
                 ).get_concrete_function()  # called directly: ~0.3 ms less per reply
@@ -183,18 +196,32 @@ class Decoder:
         extra = tf.math.floormod(-tf.shape(mask)[1], self.model.config.max_len)
         return tf.pad(outputs, [[0, 0], [0, extra], [0, 0]]), tf.pad(mask, [[0, 0], [0, extra]])
 
-    def greedy_graph(self, state: State, memory: Memory, settings: DecodeSettings) -> tf.Tensor:
+    def greedy_graph(
+        self, state: State, memory: Memory, settings: DecodeSettings, banned: tf.Tensor
+    ) -> tf.Tensor:
         """The reply loop as graph ops (ids up to and including <end>), for embedding in
-        another tf.function such as an exported SavedModel; not XLA-compiled."""
-        return self._sample(state, memory, tf.zeros([2], tf.int32), settings)
+        another tf.function such as an exported SavedModel; not XLA-compiled. `banned`:
+        ids the reply may not hold."""
+        return self._sample(state, memory, tf.zeros([2], tf.int32), settings, self.penalty(banned))
+
+    def penalty(self, banned: tf.Tensor) -> tf.Tensor:
+        """[vocab]: NEG_INF at <unk>, <pad>, <start> and the `banned` ids, 0 elsewhere
+        (a reply of "<unk>" says nothing, and an empty slot shows no word)."""
+        never = tf.concat([[PAD_ID, START_ID, UNK_ID], banned], 0)
+        hits = tf.one_hot(never, self.model.vocab_size)
+        return tf.minimum(tf.reduce_sum(hits, axis=0), 1.0) * NEG_INF
 
     def _adjust(
-        self, logits: tf.Tensor, generated: tf.Tensor, step: tf.Tensor, s: DecodeSettings
+        self,
+        logits: tf.Tensor,
+        generated: tf.Tensor,
+        step: tf.Tensor,
+        s: DecodeSettings,
+        penalty: tf.Tensor,
     ) -> tf.Tensor:
-        """Repetition penalty and minimum length, on logits [rows, vocab]; never
-        <unk>, <pad> or <start> (a reply of "<unk>" says nothing)."""
-        never = tf.one_hot([PAD_ID, START_ID, UNK_ID], tf.shape(logits)[-1])
-        logits += tf.reduce_sum(never, axis=0) * NEG_INF
+        """Repetition penalty and minimum length, on logits [rows, vocab]; never an id
+        the `penalty` [vocab] rules out."""
+        logits += penalty
         if s.repetition_penalty != 1.0:
             seen = tf.reduce_max(tf.one_hot(generated, tf.shape(logits)[-1]), axis=1) > 0
             penalized = tf.where(
@@ -215,7 +242,13 @@ class Decoder:
         return self.model.logits(hidden, compiled=True), state
 
     def _step(
-        self, carry: dict, memory: Memory, step: tf.Tensor, s: DecodeSettings, with_lm: bool
+        self,
+        carry: dict,
+        memory: Memory,
+        step: tf.Tensor,
+        s: DecodeSettings,
+        with_lm: bool,
+        penalty: tf.Tensor,
     ) -> tuple[tf.Tensor, State, State]:
         """Log-probabilities of the next word for each row of `carry` (adjusted, and with
         `with_lm` less λ log p(word): MMI-antiLM), the rows' new state and the language
@@ -236,7 +269,7 @@ class Decoder:
             state, lm_state = [x[:rows] for x in both], [x[rows:] for x in both]
         else:
             logits, state = self._next_logits(tokens, state, memory)
-        logits = self._adjust(logits, carry["sequences"], step, s)
+        logits = self._adjust(logits, carry["sequences"], step, s, penalty)
         if rows == 1 and s.beam == 1:  # no score to rank by: two log-softmaxes saved
             return (logits - s.mmi * lm_logits if with_lm else logits), state, lm_state
         anti = s.mmi * tf.nn.log_softmax(lm_logits) if with_lm else 0.0
@@ -259,7 +292,7 @@ class Decoder:
         return carry
 
     def _sample(
-        self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings
+        self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings, penalty: tf.Tensor
     ) -> tf.Tensor:
         """Greedy or sampled: `samples` replies drawn side by side, the best-scored kept."""
         rows = s.samples
@@ -275,7 +308,7 @@ class Decoder:
         }
 
         def advance(reply: dict, memory: Memory, step: tf.Tensor, with_lm: bool) -> dict:
-            logp, state, lm_state = self._step(reply, memory, step, s, with_lm)
+            logp, state, lm_state = self._step(reply, memory, step, s, with_lm, penalty)
             if s.temperature == 0:
                 token = tf.argmax(logp, axis=-1, output_type=tf.int32)
             else:
@@ -301,7 +334,9 @@ class Decoder:
         best = _best(reply["scores"], reply["lengths"], s)
         return reply["sequences"][best, : reply["length"]]
 
-    def _beam(self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings) -> tf.Tensor:
+    def _beam(
+        self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings, penalty: tf.Tensor
+    ) -> tf.Tensor:
         width = s.beam
         beams = {
             "tokens": tf.fill([width], START_ID),
@@ -317,7 +352,7 @@ class Decoder:
 
         def advance(beams: dict, memory: Memory, step: tf.Tensor, with_lm: bool) -> dict:
             """Each beam extended by every word, the `beam` best kept."""
-            logp, state, lm_state = self._step(beams, memory, step, s, with_lm)
+            logp, state, lm_state = self._step(beams, memory, step, s, with_lm, penalty)
             vocab = tf.shape(logp)[-1]
             # A finished beam may only extend itself with <end>, at no cost.
             only_end = tf.one_hot(END_ID, vocab, on_value=0.0, off_value=NEG_INF)

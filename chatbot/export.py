@@ -126,7 +126,8 @@ class TurnModule(tf.Module):
         ids, slots, seen = self._encode(tokens[: self.max_len], slots, seen)
         state = list(tf.unstack(state[:, None, :]))  # [state_size] x [1, hidden]
         memory, state = self._read(ids, self.model.carry(state, 1.0, self.remember))
-        generated = self.decoder.greedy_graph(state, memory, self.settings)
+        empty = self.first_slot + tf.cast(tf.where(tf.equal(slots, ""))[:, 0], tf.int32)
+        generated = self.decoder.greedy_graph(state, memory, self.settings, empty)
         before_end = tf.cumsum(tf.cast(tf.equal(generated, END_ID), tf.int32)) == 0
         reply, words = self._words(tf.boolean_mask(generated, before_end), slots)
         _, state = self._read(reply, state)

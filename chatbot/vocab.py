@@ -145,6 +145,10 @@ class Slots:
         n = i - self.vocab.slot_ids[0] if self.vocab.slot_ids else -1
         return n if 0 <= n < len(self.words) else None
 
+    def empty(self) -> list[int]:
+        """The ids of the slots that hold no word yet (a reply may not say them)."""
+        return [i for i, w in zip(self.vocab.slot_ids, self.words, strict=True) if w is None]
+
     def bound(self, ids: list[int]) -> list[int]:
         """`ids` without the slots that hold no word yet: a reply says only what it shows."""
         return [i for i in ids if (n := self._slot(i)) is None or self.words[n]]

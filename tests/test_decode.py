@@ -77,10 +77,28 @@ def test_compiled_greedy_equals_reference_and_beam_1(starter, prompt):
     compiled = starter.decoder.reply(starter.state, starter.memory, settings)
     assert compiled == reference_greedy(starter, starter.state, starter.memory, 12)
     beam_one = starter.decoder._beam(
-        starter.state, starter.memory, tf.constant([0, 0]), DecodeSettings(beam=1, max_length=12)
+        starter.state,
+        starter.memory,
+        tf.constant([0, 0]),
+        DecodeSettings(beam=1, max_length=12),
+        starter.decoder.penalty(tf.zeros([0], tf.int32)),
     )
     ids = [int(i) for i in beam_one.numpy()]
     assert (ids[: ids.index(2)] if 2 in ids else ids) == compiled
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_reply_never_says_a_banned_id(starter, beam):
+    """What keeps an empty slot (`Slots.empty`) out of a reply."""
+    from chatbot.decode import DecodeSettings
+
+    starter.reset_hidden_state()
+    starter.observe("how are you today ?")
+    settings = DecodeSettings(beam=beam, max_length=12)
+    free = starter.decoder.reply(starter.state, starter.memory, settings)
+    banned = sorted(set(free))[:2]
+    held = starter.decoder.reply(starter.state, starter.memory, settings, banned=banned)
+    assert free and held and not set(held) & set(banned)
 
 
 def test_no_decoding_emits_unk_even_when_the_model_prefers_it():
