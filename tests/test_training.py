@@ -47,6 +47,33 @@ class CrashAfter:
         pass
 
 
+class Counting:
+    """A reporter that keeps each epoch's announced total and the windows it saw."""
+
+    def __init__(self):
+        self.totals, self.windows = [], []
+
+    def epoch_start(self, epoch, total, done):
+        self.totals.append(total)
+        self.windows.append(0)
+
+    def window(self, loss_sum, tokens):
+        self.windows[-1] += 1
+
+    def epoch_end(self, metrics):
+        pass
+
+
+def test_after_an_epoch_the_progress_total_is_the_count_it_ran(store, corpus):
+    counting = Counting()
+    state = train(store, corpus, "long", TINY.replace(bptt=1, epochs=3), reporter=counting)
+    # bptt 1: every exchange is a window of its own, far more than the first guess
+    assert counting.totals[0] < counting.windows[0]
+    assert (
+        counting.totals[1:] == counting.windows[:-1] == [h["windows"] for h in state.history][:-1]
+    )
+
+
 def weights_of(store, name):
     return Chatbot.load(name, db=store.path).model.get_weights()
 

@@ -189,10 +189,12 @@ def run_epochs(
     checkpoint and `on_epoch` after each epoch."""
     c = trainer.config
     writer = tf.summary.create_file_writer(log_dir) if log_dir else None
-    # A window per batch of conversations (more only for those longer than bptt).
-    total = -(-store.conversation_count(corpus, "train") // c.batch_size)
+    # A window per batch of conversations, more for those longer than bptt: after
+    # an epoch the count is known (chitchat's long chats add a third).
+    guess = -(-store.conversation_count(corpus, "train") // c.batch_size)
     while state.epoch < c.epochs and not state.stopped:
         started = time.perf_counter()
+        total = state.history[-1].get("windows", guess) if state.history else guess
         reporter.epoch_start(state.epoch + 1, total, state.cursor)
         streams = [
             islice(s, state.cursor, None) for s in trainer.train_streams(store, corpus, state.epoch)
@@ -240,6 +242,7 @@ def _end_epoch(
             "train_ppl": round(perplexity(state.loss_sum, state.tokens), 3),
             "valid_ppl": round(valid_ppl, 3),
             "seconds": round(seconds, 1),
+            "windows": state.cursor,
             "learning_rate": float(trainer.optimizer.learning_rate.numpy()),
         }
     )
