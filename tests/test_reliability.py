@@ -166,3 +166,42 @@ def test_cornell_index_keeps_offsets_skips_an_overlong_line_and_is_bounded(tmp_p
     monkeypatch.setattr(cornell, "MAX_LINES", 4)  # the file has 5 ids
     with pytest.raises(CorpusFormatError, match="more than 4 lines"):
         list(corpora.read(folder, "cornell", Problems()))
+
+
+def test_a_database_in_a_folder_that_cannot_be_written_is_listed_and_never_written(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from chatbot.cli import cli
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, [*args, "--db", str(db)], catch_exceptions=False)
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "chatbot.db"
+    assert run("ingest", "corpora/sample.jsonl", "--name", "s").exit_code == 0
+    commands = [["corpora"], ["ingest", "corpora/sample.txt", "--name", "t"]]
+    script = "; ".join(
+        f"{sys.executable} -m chatbot {' '.join(c)} --db {db}; echo rc=$?" for c in commands
+    )
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        shell = ["sh", "-c", script]
+    elif shutil.which("unshare"):  # root writes anywhere: a read-only mount instead
+        mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder}"
+        shell = ["unshare", "-m", "sh", "-c", f"{mount} && {script}"]
+    else:
+        pytest.skip("running as root without unshare: no folder can be made unwritable")
+    done = subprocess.run(shell, capture_output=True, text=True, timeout=120)
+    folder.chmod(0o755)
+    if "rc=" not in done.stdout:
+        pytest.skip(f"no read-only mount here: {done.stderr.strip()[:200]}")
+    listing, after_listing, after_ingest = done.stdout.split("rc=")
+    assert "\ns " in "\n" + listing and after_listing.startswith("0")  # corpus s is listed
+    assert after_ingest.startswith("1")  # the ingest is refused
+    assert "is read-only (its folder cannot be written); nothing was stored" in done.stderr
+    assert run("corpora").output.count("\n") == 2  # s alone: t never landed

@@ -115,12 +115,22 @@ class Connection:
                 f"cannot create the folder for database {self.path}: {exc.strerror}; "
                 "choose another --db"
             ) from None
+        # A database in a folder that cannot be written (a read-only mount, another
+        # user's files) is opened read-only, so it can at least be listed: WAL
+        # needs to write beside the file. Writing to it is refused in one line.
+        self.read_only = self.path.is_file() and not os.access(self.path.parent, os.W_OK)
         try:
             # isolation_level=None: we open transactions ourselves, explicitly.
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if self.read_only:
+                # immutable: SQLite reads without the -shm file it cannot create.
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self._identity = _identity(self.path)
-            self.db.execute("PRAGMA journal_mode = WAL")
+            if not self.read_only:
+                self.db.execute("PRAGMA journal_mode = WAL")
             # Chosen knowingly: in WAL mode NORMAL never corrupts the file and loses
             # nothing when a process dies; only a power loss or OS crash can drop the
             # last commits (FULL would fsync every chat exchange). README says so.
@@ -150,6 +160,11 @@ class Connection:
                 f"database {self.path} has schema version {version}, newer than this chatbot "
                 f"understands ({SCHEMA_VERSION}); upgrade chatbot or use another --db"
             )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise StoreError(
+                f"database {self.path} is read-only and needs upgrading to schema version "
+                f"{SCHEMA_VERSION}; open it once where its folder can be written"
+            )
         while version < SCHEMA_VERSION:
             with self.transaction():
                 # Read again under the write lock: another process opening the
@@ -163,6 +178,11 @@ class Connection:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (KeyboardInterrupt too)."""
+        if self.read_only:
+            raise StoreError(
+                f"database {self.path} is read-only (its folder cannot be written); nothing "
+                "was stored. Use a database where you can write (--db)"
+            )
         # SQLite keeps writing to a file deleted under it, and every commit would be
         # lost without a word when the process ends: refuse instead.
         if _identity(self.path) != self._identity:
