@@ -1,4 +1,4 @@
-"""`chatbot train` (one flag per Config field), `models` and `eval`."""
+"""`chatbot train` (one flag per Config field) and `eval` (`models` is registry_commands.py)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ the same tokens, so training needs no second vocabulary pass over raw text). Voc
 export serves models of any vocabulary size.
 
 `ShardCorpus` reads the shards back in the original order (round-robin over
-the files) and answers the two questions training asks of a store, so
-`train()` accepts it in place of one; every worker then takes its own
+the files) and answers what training asks of a store (`streams.ConversationSource`),
+so `train()` accepts it in place of one; every worker then takes its own
 conversations from the stream (distribute.py).
 """
 

@@ -1,7 +1,7 @@
 """The Trainer: a model, its optimizer, and the compiled training and evaluation
 steps over windows of conversation streams; checkpoints of all of it.
 
-`train.run_epochs()` drives it epoch by epoch. Under a tf.distribute strategy
+`loop.run_epochs()` drives it epoch by epoch. Under a tf.distribute strategy
 each replica steps on its own share of the conversations (distribute.py).
 
 Resuming is exact: the last checkpoint holds the weights, the optimizer, the
