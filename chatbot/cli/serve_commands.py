@@ -10,6 +10,8 @@ import click
 from ..errors import UsageError
 from .app import cli, db_option
 
+MAX_CONNECTIONS = 64
+
 
 @cli.command()
 @click.option(
@@ -60,7 +62,11 @@ def serve(model_name: str, host: str, port: int, capacity: int, db: Path | None)
     app = create_app(lambda: Conversations(bot, Store(db), model_name, capacity))
     click.echo(f"Serving {model_name} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # Bodies are bounded (1 MB) and so are connections, so memory is too: past
+        # MAX_CONNECTIONS a request gets 503 at once instead of a queue that grows.
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", limit_concurrency=MAX_CONNECTIONS
+        )
     finally:
         app.state.worker.close()
 
