@@ -141,20 +141,25 @@ class Chatbot:
 
     def respond(self, text: str, draw: int | None = None) -> str:
         """Read `text`, reply, and feed the reply into the state (`follow`)."""
+        self.listen(text)
+        return self.answer(self.reply_ids(draw))
+
+    def listen(self, text: str) -> None:
+        """Read `text` as the utterance to reply to: the first half of `respond`
+        (the reply may be decoded beside other conversations': Decoder.replies)."""
         self.forget_unless_remembering()
         self.read(self.token_ids(text))
-        ids = self.slots.bound(self.reply_ids(draw))
+
+    def answer(self, ids: list[int]) -> str:
+        """Say reply `ids` to the utterance just read: the second half of `respond`.
+        Feeds them into the state; returns their text."""
+        ids = self.slots.bound(ids)
         self.follow(ids)
         return self.words(ids)
 
-    def take(self, text: str, reply: str) -> str:
-        """Read `text` and take `reply` as the answer to it, as if the bot had said it
-        (a history a client sends); returns the reply as the bot reads it back."""
-        self.forget_unless_remembering()
-        self.read(self.token_ids(text))
-        ids = self.token_ids(reply)[: self.config.max_len - 1]
-        self.follow(ids)
-        return self.words(ids)
+    def wording(self, reply: str) -> list[int]:
+        """`reply` as ids the bot could have said (a history a client sends)."""
+        return self.token_ids(reply)[: self.config.max_len - 1]
 
     def follow(self, ids: list[int]) -> None:
         """Feed the reply to the utterance just read into the state, on from that

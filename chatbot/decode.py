@@ -130,6 +130,7 @@ class Decoder:
         tokens = tf.TensorSpec([1, None], tf.int32)
         self.read = tf.function(self._read, input_signature=[tokens, self.state_spec])
         self._compiled: dict[DecodeSettings, tf.types.experimental.ConcreteFunction] = {}
+        self._batches: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._compiling = threading.Lock()  # `warm_up` may run in another thread
         self._calls = 0
 
@@ -152,6 +153,58 @@ class Decoder:
         penalty = self.penalty(tf.constant(list(banned), tf.int32))
         ids = [int(i) for i in compiled(state, self._padded(memory), seed, penalty).numpy()]
         return ids[: ids.index(END_ID)] if END_ID in ids else ids
+
+    def replies(
+        self,
+        states: list[State],
+        memories: list[Memory],
+        settings: DecodeSettings,
+        draws: list[int],
+        banned: list[list[int]],
+    ) -> list[list[int]]:
+        """The replies of several conversations (row i: `states[i]`, `memories[i]`,
+        `draws[i]`, `banned[i]`) in one compiled call, each as `reply` gives it alone.
+        The word loop reads the weights once a word for all of them, so a batch of 8
+        costs far less than 8 replies. Beam search and sample-and-rank reply one by one."""
+        n = len(states)
+        if n == 1 or settings.beam > 1 or settings.samples > 1:
+            return [
+                self.reply(*row, settings, d, b)
+                for row, d, b in zip(zip(states, memories, strict=True), draws, banned, strict=True)
+            ]
+        rows = 1 << (n - 1).bit_length()  # a compile per power of two, not per count
+        fill = list(range(n)) + [0] * (rows - n)  # spare rows repeat the first; dropped
+        padded = [self._padded(m) for m in memories]
+        state = [tf.concat([states[i][k] for i in fill], 0) for k in range(len(states[0]))]
+        memory = tuple(tf.concat([padded[i][k] for i in fill], 0) for k in (0, 1))
+        seeds = tf.constant([[settings.seed, draws[i]] for i in fill], tf.int32)
+        penalty = tf.stack([self.penalty(tf.constant(banned[i], tf.int32)) for i in fill])
+        out = self._compiled_batch(settings, rows)(state, memory, seeds, penalty).numpy()
+        ids = [[int(i) for i in row] for row in out[:n]]
+        return [r[: r.index(END_ID)] if END_ID in r else r for r in ids]
+
+    def _compiled_batch(
+        self, settings: DecodeSettings, rows: int
+    ) -> tf.types.experimental.ConcreteFunction:
+        with self._compiling:
+            key = (settings, rows)
+            if key not in self._batches:
+                cfg = self.model.config
+                signature = [
+                    [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
+                    (
+                        tf.TensorSpec([rows, None, cfg.hidden_units], tf.float32),
+                        tf.TensorSpec([rows, None], tf.bool),
+                    ),
+                    tf.TensorSpec([rows, 2], tf.int32),
+                    tf.TensorSpec([rows, self.model.vocab_size], tf.float32),
+                ]
+                self._batches[key] = tf.function(
+                    lambda s, m, seeds, banned: self._batch(s, m, seeds, settings, banned),
+                    input_signature=signature,
+                    jit_compile=True,
+                ).get_concrete_function()
+            return self._batches[key]
 
     def warm_up(self, settings: DecodeSettings) -> None:
         """Compile reading and replying under `settings` ahead of the first reply (XLA
@@ -252,8 +305,9 @@ class Decoder:
     ) -> tuple[tf.Tensor, State, State]:
         """Log-probabilities of the next word for each row of `carry` (adjusted, and with
         `with_lm` less λ log p(word): MMI-antiLM), the rows' new state and the language
-        model's. A lone reply row (greedy, or one sample) gets them only up to a
-        constant, which changes neither its argmax nor the softmax it is drawn from.
+        model's. Rows that are replies of their own (greedy, or one sample each) get
+        them only up to a constant per row, which changes neither a row's argmax nor the
+        softmax it is drawn from.
 
         p(word) is the decoder from a zero state with nothing to attend over,
         advanced by the same tokens. It runs as extra rows of the reply's own
@@ -270,7 +324,7 @@ class Decoder:
         else:
             logits, state = self._next_logits(tokens, state, memory)
         logits = self._adjust(logits, carry["sequences"], step, s, penalty)
-        if rows == 1 and s.beam == 1:  # no score to rank by: two log-softmaxes saved
+        if s.samples == 1 and s.beam == 1:  # no score to rank by: two log-softmaxes saved
             return (logits - s.mmi * lm_logits if with_lm else logits), state, lm_state
         anti = s.mmi * tf.nn.log_softmax(lm_logits) if with_lm else 0.0
         return tf.nn.log_softmax(logits) - anti, state, lm_state
@@ -296,9 +350,30 @@ class Decoder:
     ) -> tf.Tensor:
         """Greedy or sampled: `samples` replies drawn side by side, the best-scored kept."""
         rows = s.samples
+        state = [tf.tile(x, [rows, 1]) for x in state]
+        reply = self._side_by_side(state, _tile_memory(memory, rows), seed, s, penalty)
+        # Sample-and-rank (as Meena's): the draw the model scores best, ranked as
+        # beam search ranks its hypotheses.
+        best = _best(reply["scores"], reply["lengths"], s)
+        return reply["sequences"][best, : reply["length"]]
+
+    def _batch(
+        self, state: State, memory: Memory, seeds: tf.Tensor, s: DecodeSettings, penalty: tf.Tensor
+    ) -> tf.Tensor:
+        """The replies [rows, length] of several conversations at once, one a row, each
+        as `_sample` with one sample gives it (`seeds` [rows, 2], `penalty` [rows, vocab])."""
+        reply = self._side_by_side(state, memory, seeds, s, penalty)
+        return reply["sequences"][:, : reply["length"]]
+
+    def _side_by_side(
+        self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings, penalty: tf.Tensor
+    ) -> dict:
+        """Rows decoded side by side from `state` [rows, ...] and `memory`, until each
+        says <end> (a finished row then adds padding)."""
+        rows = state[0].shape[0]
         reply = {
             "tokens": tf.fill([rows], START_ID),
-            "state": [tf.tile(x, [rows, 1]) for x in state],
+            "state": state,
             "lm_state": self.model.zero_state(rows),
             "sequences": tf.zeros([rows, s.max_length], tf.int32),
             "finished": tf.zeros([rows], tf.bool),
@@ -328,11 +403,7 @@ class Decoder:
                 "length": step + 1,
             }
 
-        reply = self._loop(reply, _tile_memory(memory, rows), s, advance)
-        # Sample-and-rank (as Meena's): the draw the model scores best, ranked as
-        # beam search ranks its hypotheses.
-        best = _best(reply["scores"], reply["lengths"], s)
-        return reply["sequences"][best, : reply["length"]]
+        return self._loop(reply, memory, s, advance)
 
     def _beam(
         self, state: State, memory: Memory, seed: tf.Tensor, s: DecodeSettings, penalty: tf.Tensor

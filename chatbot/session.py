@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,6 +67,14 @@ def apply_settings(bot: Chatbot, stored: dict) -> None:
     bot.settings = dataclasses.replace(bot.settings, **known)
     if "remember_state" in stored:
         bot.remember_state = bool(stored["remember_state"])
+
+
+class Heard(NamedTuple):
+    """A line read and not yet answered, and where the conversation was before it."""
+
+    text: str
+    state: list
+    slots: Slots
 
 
 class Session:
@@ -154,34 +162,62 @@ class Session:
         `draw` seeds a sampled reply (by default a new one; it is stored either way,
         so a replay samples the same reply)."""
         draw = random.getrandbits(31) if draw is None else draw
-        return self._exchange(text, lambda t: self._bot.respond(t, draw), draw)
+        heard = self.listen(text)
+        try:
+            ids = self._bot.reply_ids(draw)
+        except BaseException:
+            self.restore(heard)
+            raise
+        return self.finish(heard, ids, draw)
 
     def take(self, text: str, reply: str) -> None:
         """Store an exchange given whole, with the state it leaves, as if the bot had
         said `reply` (the history an API client sends)."""
-        self._exchange(text, lambda t: self._bot.take(t, reply), None)
+        heard = self.listen(text)
+        self.finish(heard, self._bot.wording(reply), None)
 
-    def _exchange(self, text: str, answer: Callable[[str], str], draw: int | None) -> str:
+    def listen(self, text: str) -> Heard:
+        """Read `text` (cut to MAX_CHARS) as the line to reply to: the first half of an
+        exchange, whose reply `finish` then says and stores."""
         # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
         # UTF-8: it becomes "?".
         text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
-        before = list(self._bot.state), self._bot.slots.copy()
+        heard = Heard(text, *self.snapshot())
         try:
-            reply = answer(text)
+            self._bot.listen(text)
+        except BaseException:
+            self.restore(heard)
+            raise
+        return heard
+
+    def finish(self, heard: Heard, ids: list[int], draw: int | None) -> str:
+        """Say reply `ids` to the line `listen` read and store the exchange; if that
+        fails, the conversation goes back to where it was before the line."""
+        try:
+            reply = self._bot.answer(ids)
             if self.store is not None:
                 self.store.add_exchange(
                     self.start(),
-                    text,
+                    heard.text,
                     reply,
                     pack_state(self._bot.state),
                     turn_settings(self._bot, draw),
                 )
         except BaseException:
-            self._bot.state, self._bot.slots = before
+            self.restore(heard)
             raise
-        self._states.append(before)
-        self.history.append((text, reply))
+        self._states.append((heard.state, heard.slots))
+        self.history.append((heard.text, reply))
         return reply
+
+    def restore(self, heard: Heard) -> None:
+        """Back to where the conversation was before the line `heard`."""
+        self._bot.state, self._bot.slots = heard.state, heard.slots
+
+    def decoding_input(self) -> tuple:
+        """(decoder, state, memory, settings, banned ids) of the line just read."""
+        bot = self._bot
+        return bot.decoder, bot.state, bot.memory, bot.settings, bot.slots.empty()
 
     def snapshot(self) -> tuple[list, Slots]:
         """Where the conversation is: its state and the slots' binding (a copy)."""

@@ -47,13 +47,24 @@ def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         tf.pad(weights, [[0, 0], [0, blocks * DRAW_BLOCK - vocab]]), [-1, blocks, DRAW_BLOCK]
     )
     block_totals = tf.reduce_sum(weights, axis=-1)
-    uniform = tf.random.stateless_uniform(
-        [tf.shape(logits)[0], 1], seed, minval=1e-12, maxval=1.0, alg="philox"
-    )
+    uniform = _uniform(seed, tf.shape(logits)[0])
     block, within = _invert(block_totals, uniform)
     in_block = tf.gather(weights, block, batch_dims=1)
     word, _ = _invert(in_block, within)
     return block * DRAW_BLOCK + word
+
+
+def _uniform(seed: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """[rows, 1] uniform numbers in (0, 1): all from one `seed` [2], or each row's from
+    its own (`seed` [rows, 2]: conversations decoded side by side draw as they would
+    alone, since a row's number is the first of its seed's stream either way)."""
+
+    def one(s: tf.Tensor, n: tf.Tensor | int) -> tf.Tensor:
+        return tf.random.stateless_uniform([n, 1], s, minval=1e-12, maxval=1.0, alg="philox")
+
+    if seed.shape.rank == 1:
+        return one(seed, rows)
+    return tf.map_fn(lambda s: one(s, 1)[0], seed, fn_output_signature=tf.float32)
 
 
 def _invert(weights: tf.Tensor, uniform: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

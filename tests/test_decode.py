@@ -252,3 +252,30 @@ def test_draw_across_blocks_samples_the_softmax():
     padded = -(-vocab // DRAW_BLOCK) * DRAW_BLOCK - vocab
     shares = lambda p: np.pad(p, (0, padded)).reshape(-1, DRAW_BLOCK).sum(axis=1)  # noqa: E731
     np.testing.assert_allclose(shares(counts), shares(probs), atol=0.015)
+
+
+@pytest.mark.parametrize(
+    "decoding",
+    [{}, {"temperature": 0.7, "top_p": 0.9}, {"temperature": 0.3, "mmi": 0.5, "min_length": 4}],
+)
+def test_replies_decoded_side_by_side_equal_each_alone(starter, decoding):
+    from chatbot.decode import DecodeSettings
+
+    settings = DecodeSettings(max_length=12, **decoding)
+    prompts = ["hello", "what is your name ?", "do you like music ?"]
+    reads = []
+    for prompt in prompts:
+        starter.reset_hidden_state()
+        starter.observe(prompt)
+        reads.append((starter.state, starter.memory))
+    states, memories = [s for s, _ in reads], [m for _, m in reads]
+    draws, banned = (
+        [11, 22, 33],
+        [[], [], sorted(set(starter.decoder.reply(*reads[2], settings)))[:1]],
+    )
+    together = starter.decoder.replies(states, memories, settings, draws, banned)
+    alone = [
+        starter.decoder.reply(s, m, settings, d, b)
+        for s, m, d, b in zip(states, memories, draws, banned, strict=True)
+    ]
+    assert together == alone and len(set(map(tuple, alone))) > 1

@@ -211,3 +211,50 @@ def test_serve_refuses_a_taken_port_in_one_line(run):
         result = run("serve", "--port", str(port))
     assert result.exit_code == 2, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+
+
+def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot, db_path):
+    import threading
+
+    import httpx2
+    import uvicorn
+
+    from chatbot.session import Session
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(lambda: Conversations(bot, Store(db_path), "starter"), window=0.5)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    lines = ["hello", "my name is Zorblax", "do you like music?", "i live in Paris", "hi there"]
+    try:
+        while not server.started:
+            pass
+        url = f"http://127.0.0.1:{port}"
+        ids = [httpx2.post(f"{url}/conversations").json()["id"] for _ in lines]
+        replies: dict[int, str] = {}
+
+        def say(cid: int, line: str) -> None:
+            body = {"content": line, **GREEDY}
+            replies[cid] = httpx2.post(
+                f"{url}/conversations/{cid}/messages", json=body, timeout=120
+            ).json()["content"]
+
+        talkers = [threading.Thread(target=say, args=pair) for pair in zip(ids, lines, strict=True)]
+        for t in talkers:
+            t.start()
+        for t in talkers:
+            t.join(60)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.worker.close()
+    assert max(app.state.worker.batch_sizes) > 1  # gathered, not one by one
+    alone = []
+    for line in lines:
+        chat = Session(bot.fork(), None, "starter")
+        chat.configure({**bot.chat_decoding, **GREEDY})
+        alone.append(chat.respond(line))
+    assert [replies[cid] for cid in ids] == alone

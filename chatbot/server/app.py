@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -51,15 +53,53 @@ class BadRequest(Exception):
 class Worker:
     """Runs the conversations' methods one at a time on one thread of their own, off
     the event loop. The conversations (and their store: SQLite connections belong to
-    the thread that made them) are made on that thread too."""
+    the thread that made them) are made on that thread too.
 
-    def __init__(self, make: Callable[[], Conversations]):
+    Replies (`reply`) are gathered: the first request of a batch waits `window`
+    seconds for others, then all of them (at most `most`) are decoded side by side
+    in one call (`Conversations.together`). While one batch decodes, the next gathers.
+    """
+
+    def __init__(self, make: Callable[[], Conversations], window: float = 0.005, most: int = 16):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="chatbot-model")
         self.conversations = self.pool.submit(make).result()
+        self.window, self.most = window, most
+        self.pending: list[tuple[tuple, asyncio.Future]] = []
+        self.lock = threading.Lock()  # `pending` is shared by every event loop's requests
+        self.batch_sizes: deque[int] = deque(maxlen=1000)  # the last batches, for tests
 
     async def __call__(self, method: str, *args: Any) -> Any:
         function = partial(getattr(self.conversations, method), *args)
         return await asyncio.get_running_loop().run_in_executor(self.pool, function)
+
+    async def reply(self, kind: str, *args: Any) -> Any:
+        """The result of a "say" or "complete" request, decoded with those due with it."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self.lock:
+            self.pending.append(((kind, args), future))
+            leader = len(self.pending) == 1
+        if leader:  # the first of a batch gathers it; later ones gather the next
+            await asyncio.sleep(self.window)
+            with self.lock:
+                batch, self.pending = self.pending, []
+            for start in range(0, len(batch), self.most):
+                await self._decode(batch[start : start + self.most])
+        return await future
+
+    async def _decode(self, batch: list[tuple[tuple, asyncio.Future]]) -> None:
+        self.batch_sizes.append(len(batch))
+        requests = [request for request, _ in batch]
+        try:
+            results = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self.conversations.together, requests
+            )
+        except BaseException as exc:  # noqa: BLE001 - every waiter hears of it
+            results = [exc] * len(batch)
+        for (_, waiter), result in zip(batch, results, strict=True):
+            failed = isinstance(result, BaseException)
+            settle = waiter.set_exception if failed else waiter.set_result
+            waiter.get_loop().call_soon_threadsafe(settle, result)
 
     def close(self) -> None:
         self.pool.submit(self.conversations.store.close).result()
@@ -156,10 +196,11 @@ def history_of(messages: object) -> tuple[list[tuple[str, str]], str]:
     return list(zip(texts[:-1:2], texts[1::2], strict=True)), texts[-1]
 
 
-def create_app(make: Callable[[], Conversations]) -> Starlette:
+def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Starlette:
     """The app over the conversations `make()` returns (called on the model's thread);
+    replies due within `window` seconds of each other are decoded together;
     `app.state.worker.close()` closes their store."""
-    worker = Worker(make)
+    worker = Worker(make, window)
     model = worker.conversations.model_name
     max_len = worker.conversations.bot.config.max_len
 
@@ -167,7 +208,7 @@ def create_app(make: Callable[[], Conversations]) -> Starlette:
         body = await body_of(request)
         history, text = history_of(body.get("messages"))
         overrides, seed = decoding(body, max_len)
-        done: Completion = await worker("complete", history, text, overrides, seed)
+        done: Completion = await worker.reply("complete", history, text, overrides, seed)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         finish = "length" if done.truncated else "stop"
         usage = {
@@ -210,7 +251,7 @@ def create_app(make: Callable[[], Conversations]) -> Starlette:
         text = text_of(body.get("content"), "content")
         overrides, seed = decoding(body, max_len)
         cid = conversation_id(request)
-        reply = await worker("say", cid, text, overrides, seed)
+        reply = await worker.reply("say", cid, text, overrides, seed)
         return JSONResponse({"id": cid, "role": "assistant", "content": reply})
 
     async def show(request: Request) -> Response:

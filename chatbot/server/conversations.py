@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import random
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from ..session import Session
 from ..store import Store
 from ..text import tokenize
 from ..vocab import Slots
+from .together import respond_together
 
 
 class NotFound(ChatbotError):
@@ -83,9 +85,7 @@ class Conversations:
         return session.start()
 
     def say(self, conversation_id: int, text: str, overrides: dict, draw: int | None) -> str:
-        session = self._session(conversation_id)
-        self._configure(session, overrides)
-        return session.respond(text, draw)
+        return self._one("say", conversation_id, text, overrides, draw)
 
     def messages(self, conversation_id: int) -> list[dict]:
         """The conversation as OpenAI-style messages."""
@@ -112,6 +112,52 @@ class Conversations:
         self, history: list[tuple[str, str]], text: str, overrides: dict, draw: int | None
     ) -> Completion:
         """Reply to `text` after `history` ((user, reply) pairs, as the client has them)."""
+        return self._one("complete", history, text, overrides, draw)
+
+    # -- replies due together ----------------------------------------------------------
+
+    def together(self, requests: list[tuple[str, tuple]]) -> list[object]:
+        """("say" | "complete", arguments) requests due at once, their replies decoded
+        side by side (`respond_together`): each one's result, or its exception. Two
+        lines for one conversation go in turn, in order."""
+        results: list[object] = [None] * len(requests)
+        waiting = list(range(len(requests)))
+        while waiting:
+            round_, busy, later = [], set(), []
+            for i in waiting:
+                kind, args = requests[i]
+                key = args[0] if kind == "say" else ("complete", i)
+                (later if key in busy else round_).append(i)
+                busy.add(key)
+            prepared = []
+            for i in round_:
+                kind, args = requests[i]
+                try:
+                    prepared.append((i, *getattr(self, f"_prepare_{kind}")(*args)))
+                except Exception as exc:  # noqa: BLE001 - this request's, not the batch's
+                    results[i] = exc
+            replies = respond_together(
+                [(session, text, draw) for _, session, text, draw, _ in prepared]
+            )
+            for (i, _, _, _, done), reply in zip(prepared, replies, strict=True):
+                results[i] = reply if isinstance(reply, Exception) else done(reply)
+            waiting = later
+        return results
+
+    def _one(self, kind: str, *args: object) -> object:
+        result = self.together([(kind, args)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _prepare_say(self, conversation_id: int, text: str, overrides: dict, draw: int | None):
+        session = self._session(conversation_id)
+        self._configure(session, overrides)
+        return session, text, _draw(draw), lambda reply: reply
+
+    def _prepare_complete(
+        self, history: list[tuple[str, str]], text: str, overrides: dict, draw: int | None
+    ):
         keys = [""]
         for user, reply in history:
             keys.append(chain(keys[-1], user, reply))
@@ -126,16 +172,14 @@ class Conversations:
                 session.take(user, reply)
                 read += _words(user, reply)
         self._configure(session, overrides)
-        answer = session.respond(text, draw)
-        self._remember(chain(keys[-1], text, answer), session)
-        words = len(tokenize(answer))
-        return Completion(
-            answer,
-            read + _words(text),
-            words,
-            words >= session.settings.max_length,
-            session.start(),
-        )
+
+        def done(answer: str) -> Completion:
+            self._remember(chain(keys[-1], text, answer), session)
+            words = len(tokenize(answer))
+            truncated = words >= session.settings.max_length
+            return Completion(answer, read + _words(text), words, truncated, session.start())
+
+        return session, text, _draw(draw), done
 
     # -- the parts -----------------------------------------------------------------------
 
@@ -179,6 +223,11 @@ class Conversations:
         self.cache[key] = Cached(session.snapshot(), session.start())
         while len(self.cache) > self.capacity:
             self.cache.popitem(last=False)
+
+
+def _draw(draw: int | None) -> int:
+    """The seed of a sampled reply: the client's, or a new one (stored either way)."""
+    return random.getrandbits(31) if draw is None else draw
 
 
 def _words(*texts: str) -> int:
