@@ -73,6 +73,26 @@ CANDIDATES = {
         "mmi_tokens": 20,
         "min_length": 4,
     },
+    # The chat default without a word run to the length limit ("thanks!!!!!!!!", the
+    # chitchat starter's): n-gram blocking or a repetition penalty on top.
+    "sample-t0.3-mmi0.5-min4-ngram2": {
+        "temperature": 0.3,
+        "mmi": 0.5,
+        "min_length": 4,
+        "no_repeat_ngram": 2,
+    },
+    "sample-t0.3-mmi0.5-min4-ngram3": {
+        "temperature": 0.3,
+        "mmi": 0.5,
+        "min_length": 4,
+        "no_repeat_ngram": 3,
+    },
+    "sample-t0.3-mmi0.5-min4-rep1.2": {
+        "temperature": 0.3,
+        "mmi": 0.5,
+        "min_length": 4,
+        "repetition_penalty": 1.2,
+    },
     # Sample-and-rank: several draws, the best-scored kept.
     "rank4-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 4},
     "rank8-t0.7-p0.9": {"temperature": 0.7, "top_p": 0.9, "samples": 8},
