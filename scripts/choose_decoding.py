@@ -109,8 +109,10 @@ def measure(bot, conversations, settings) -> dict:
     replies, humans, times = [], [], []
     for conv in conversations:
         bot.reset_hidden_state()
-        for source, reply in conv:
+        for source, reply, learn in conv:
             bot.read(source)
+            if not learn:  # the user's side of a generated conversation
+                continue
             start = time.perf_counter()
             replies.append(bot.vocab.decode(bot.reply_ids()))
             times.append(time.perf_counter() - start)

@@ -96,7 +96,7 @@ def chat_default_report(bot, store, seed: int) -> dict:
         replies = generate_replies(bot, convs, progress("chat replies", len(convs)), seed)
     finally:
         bot.settings = greedy
-    humans = [bot.vocab.decode(reply) for conv in convs for _, reply in conv]
+    humans = [bot.vocab.decode(ex.target) for conv in convs for ex in conv if ex.learn]
     metrics = reply_metrics(replies, humans)
     keys = ("distinct_1", "distinct_2", "generic_rate", "f1", "bleu_2", "average_length")
     return {"decoding": bot.chat_decoding, **{k: metrics[k] for k in keys}}
