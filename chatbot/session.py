@@ -229,13 +229,13 @@ class Session:
         self._bot.state, self._bot.slots = list(state), slots.copy()
         self.transcript_id = transcript_id
 
-    def start(self) -> int:
+    def start(self, key: str | None = None) -> int:
         """The transcript's id, its header stored now if it has none yet (a server's
-        conversation has an id before its first exchange)."""
+        conversation has an id, and its `key`, before its first exchange)."""
         assert self.store is not None
         if self.transcript_id is None:
             self.transcript_id = self.store.start_transcript(
-                self.model_name, turn_settings(self._bot)
+                self.model_name, turn_settings(self._bot), key
             )
         return self.transcript_id
 

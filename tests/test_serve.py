@@ -60,7 +60,7 @@ def test_completion_has_the_openai_shape_and_is_stored(server, db_path):
     assert usage["prompt_tokens"] == 6  # hi , my name is ada
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 6
     with Store(db_path) as store:
-        _, turns = store.transcript(body["conversation_id"])
+        _, turns = store.transcript(body["transcript"])
     assert [t.text for t in turns] == ["hi, my name is Ada", choice["message"]["content"]]
 
 
@@ -143,7 +143,7 @@ def test_reset_starts_a_new_conversation_and_delete_removes_one(server):
     assert len(client.get(f"/conversations/{cid}").json()["messages"]) == 2  # kept as it was
     assert client.delete(f"/conversations/{cid}").status_code == 204
     gone = client.get(f"/conversations/{cid}")
-    assert gone.status_code == 404 and gone.json()["error"]["message"] == f"no conversation {cid}"
+    assert gone.status_code == 404 and gone.json()["error"]["message"] == f"no conversation {cid!r}"
 
 
 def test_memory_holds_at_most_capacity_conversations_and_evicted_ones_come_back(server):
@@ -186,6 +186,17 @@ def test_bad_requests_get_a_400_with_one_line(server, body, says):
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert says in message and "\n" not in message
+
+
+def test_a_conversation_is_reached_by_its_random_key_alone(server):
+    client, _ = server()
+    created = client.post("/conversations").json()
+    key, transcript = created["id"], created["transcript"]
+    assert len(key) == 22 and key != client.post("/conversations").json()["id"]  # 128 bits
+    client.post(f"/conversations/{key}/messages", json={"content": "hi"})
+    for guess in (str(transcript), "x" * 22, "../" + key, key[:-1]):  # a row id, made up, bad
+        assert client.get(f"/conversations/{guess}").status_code == 404
+    assert client.get(f"/conversations/{key}").json()["transcript"] == transcript
 
 
 def test_unknown_conversations_and_routes_are_404_in_json(server):
@@ -236,7 +247,7 @@ def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot,
         ids = [httpx2.post(f"{url}/conversations").json()["id"] for _ in lines]
         replies: dict[int, str] = {}
 
-        def say(cid: int, line: str) -> None:
+        def say(cid: str, line: str) -> None:
             body = {"content": line, **GREEDY}
             replies[cid] = httpx2.post(
                 f"{url}/conversations/{cid}/messages", json=body, timeout=120
@@ -258,3 +269,20 @@ def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot,
         chat.configure({**bot.chat_decoding, **GREEDY})
         alone.append(chat.respond(line))
     assert [replies[cid] for cid in ids] == alone
+
+
+def test_with_an_api_key_every_request_but_the_page_needs_it(bot, db_path):
+    app = create_app(lambda: Conversations(bot, Store(db_path), "starter"), api_key="sesame")
+    try:
+        client = TestClient(app)
+        assert client.get("/").status_code == 200  # the page asks with the key in its URL
+        refused = client.post("/conversations")
+        assert refused.status_code == 401 and "API key" in refused.json()["error"]["message"]
+        wrong = {"Authorization": "Bearer open"}
+        assert client.post("/conversations", headers=wrong).status_code == 401
+        right = {"Authorization": "Bearer sesame"}
+        messages = {"messages": [{"role": "user", "content": "hi"}]}
+        assert client.post("/conversations", headers=right).status_code == 201
+        assert client.post("/v1/chat/completions", json=messages, headers=right).status_code == 200
+    finally:
+        app.state.worker.close()

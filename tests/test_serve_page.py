@@ -66,7 +66,7 @@ def test_typing_a_message_shows_the_reply_and_reset_starts_over(url, browser, db
     browser.get(url)
     wait = WebDriverWait(browser, 30)
     assert browser.find_element(By.ID, "model").text == "starter"
-    wait.until(lambda b: b.find_element(By.ID, "cid").text.isdigit())
+    wait.until(lambda b: len(b.find_element(By.ID, "cid").text) == 22)
     first = browser.find_element(By.ID, "cid").text
     for line in ("hi, my name is Zorblax", "what is my name?"):
         count = len(browser.find_elements(By.CSS_SELECTOR, "#log .bot"))
@@ -79,7 +79,7 @@ def test_typing_a_message_shows_the_reply_and_reset_starts_over(url, browser, db
     if os.environ.get("CHATBOT_SCREENSHOT"):
         browser.save_screenshot(os.environ["CHATBOT_SCREENSHOT"])
     with Store(db_path) as store:
-        _, turns = store.transcript(int(first))
+        _, turns = store.transcript(store.transcript_by_key(first))
     assert [t.text for t in turns][1::2] == replies  # what the page shows is what was stored
     browser.find_element(By.ID, "reset").click()
     wait.until(seen.text_to_be_present_in_element((By.ID, "log"), "new conversation"))

@@ -36,8 +36,16 @@ MAX_CONNECTIONS = 64
     type=click.IntRange(1, 100_000),
     help="Conversations kept in memory; the least recently used wait in the store.",
 )
+@click.option(
+    "--api-key",
+    envvar="CHATBOT_API_KEY",
+    help="Require 'Authorization: Bearer KEY' on every API request (or set "
+    "CHATBOT_API_KEY); the page is then opened as http://HOST:PORT/#key=KEY.",
+)
 @db_option
-def serve(model_name: str, host: str, port: int, capacity: int, db: Path | None) -> None:
+def serve(
+    model_name: str, host: str, port: int, capacity: int, api_key: str | None, db: Path | None
+) -> None:
     """Serve a model over HTTP: an OpenAI-compatible API, stored conversations that
     keep their state, and a chat page.
 
@@ -48,8 +56,8 @@ def serve(model_name: str, host: str, port: int, capacity: int, db: Path | None)
     \b
       curl -s localhost:8000/v1/chat/completions -H 'Content-Type: application/json' \\
         -d '{"messages": [{"role": "user", "content": "hi, my name is Ada"}]}'
-      curl -s -X POST localhost:8000/conversations                      # -> {"id": 7}
-      curl -s localhost:8000/conversations/7/messages -d '{"content": "hi"}'
+      curl -s -X POST localhost:8000/conversations     # -> {"id": "q3X...", ...}
+      curl -s localhost:8000/conversations/q3X.../messages -d '{"content": "hi"}'
 
     Listens on localhost only unless --host says otherwise (there is no
     authentication: put it behind a proxy before exposing it).
@@ -65,7 +73,13 @@ def serve(model_name: str, host: str, port: int, capacity: int, db: Path | None)
     bot = Chatbot.load(model_name, db=db)
     click.echo(f"Loaded {model_name}; compiling its reply...", err=True)
     bot.warm_up()
-    app = create_app(lambda: Conversations(bot, Store(db), model_name, capacity))
+    app = create_app(lambda: Conversations(bot, Store(db), model_name, capacity), api_key=api_key)
+    if not api_key and host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"Warning: listening on {host} without --api-key: anyone who can reach the port "
+            "can talk to the model",
+            err=True,
+        )
     click.echo(f"Serving {model_name} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     try:
         # Bodies are bounded (1 MB) and so are connections, so memory is too: past

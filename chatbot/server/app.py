@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -196,9 +198,12 @@ def history_of(messages: object) -> tuple[list[tuple[str, str]], str]:
     return list(zip(texts[:-1:2], texts[1::2], strict=True)), texts[-1]
 
 
-def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Starlette:
+def create_app(
+    make: Callable[[], Conversations], window: float = 0.005, api_key: str | None = None
+) -> Starlette:
     """The app over the conversations `make()` returns (called on the model's thread);
-    replies due within `window` seconds of each other are decoded together;
+    replies due within `window` seconds of each other are decoded together; with
+    `api_key`, every request but the page's must send `Authorization: Bearer KEY`;
     `app.state.worker.close()` closes their store."""
     worker = Worker(make, window)
     model = worker.conversations.model_name
@@ -235,7 +240,7 @@ def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Star
                     }
                 ],
                 "usage": usage,
-                "conversation_id": done.transcript_id,
+                "transcript": done.transcript_id,
             }
         )
 
@@ -244,26 +249,30 @@ def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Star
         return JSONResponse({"object": "list", "data": [listed]})
 
     async def create(request: Request) -> Response:
-        return JSONResponse({"id": await worker("create"), "model": model}, status_code=201)
+        key, transcript = await worker("create")
+        return JSONResponse({"id": key, "transcript": transcript, "model": model}, status_code=201)
 
     async def say(request: Request) -> Response:
         body = await body_of(request)
         text = text_of(body.get("content"), "content")
         overrides, seed = decoding(body, max_len)
-        cid = conversation_id(request)
-        reply = await worker.reply("say", cid, text, overrides, seed)
-        return JSONResponse({"id": cid, "role": "assistant", "content": reply})
+        key = request.path_params["id"]
+        reply = await worker.reply("say", key, text, overrides, seed)
+        return JSONResponse({"id": key, "role": "assistant", "content": reply})
 
     async def show(request: Request) -> Response:
-        cid = conversation_id(request)
-        messages = await worker("messages", cid)
-        return JSONResponse({"id": cid, "model": model, "messages": messages})
+        key = request.path_params["id"]
+        transcript, messages = await worker("messages", key)
+        return JSONResponse(
+            {"id": key, "transcript": transcript, "model": model, "messages": messages}
+        )
 
     async def reset(request: Request) -> Response:
-        return JSONResponse({"id": await worker("reset", conversation_id(request))})
+        key, transcript = await worker("reset", request.path_params["id"])
+        return JSONResponse({"id": key, "transcript": transcript, "model": model})
 
     async def delete(request: Request) -> Response:
-        await worker("delete", conversation_id(request))
+        await worker("delete", request.path_params["id"])
         return Response(status_code=204)
 
     async def page(request: Request) -> Response:
@@ -296,10 +305,10 @@ def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Star
         Route("/v1/chat/completions", completions, methods=["POST"]),
         Route("/v1/models", models),
         Route("/conversations", create, methods=["POST"]),
-        Route("/conversations/{id:int}", show),
-        Route("/conversations/{id:int}", delete, methods=["DELETE"]),
-        Route("/conversations/{id:int}/messages", say, methods=["POST"]),
-        Route("/conversations/{id:int}/reset", reset, methods=["POST"]),
+        Route("/conversations/{id}", show),
+        Route("/conversations/{id}", delete, methods=["DELETE"]),
+        Route("/conversations/{id}/messages", say, methods=["POST"]),
+        Route("/conversations/{id}/reset", reset, methods=["POST"]),
     ]
     handlers = {
         BadRequest: bad_request,
@@ -308,13 +317,32 @@ def create_app(make: Callable[[], Conversations], window: float = 0.005) -> Star
         HTTPException: http_error,
         Exception: crashed,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    middleware = [Middleware(KeyCheck, key=api_key)] if api_key else []
+    app = Starlette(
+        routes=routes,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        middleware=middleware,
+    )
     app.state.worker = worker
     return app
 
 
-def conversation_id(request: Request) -> int:
-    return int(request.path_params["id"])
+class KeyCheck:
+    """Refuses (401, one JSON line) a request without `Authorization: Bearer KEY`;
+    the page itself is served to anyone (it sends the key it is given in its URL's
+    #key=...)."""
+
+    def __init__(self, app: Any, key: str):
+        self.app, self.key = app, key
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != "/":
+            given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            if not secrets.compare_digest(given, f"Bearer {self.key}"):
+                message = "missing or wrong API key: send Authorization: Bearer KEY"
+                await error(401, message, "authentication_error")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def stream(reply_id: str, created: int, model: str, reply: str, finish: str, usage: dict):

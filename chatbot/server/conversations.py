@@ -4,8 +4,10 @@
 Two ways in:
 
 - **Stored conversations** (`create`, `say`, `messages`, `reset`, `delete`):
-  each is a transcript in the store, its id the transcript's, exactly like a
-  REPL chat (`chatbot transcripts`, `replay` and `chat --resume` work on it).
+  each is a transcript in the store, exactly like a REPL chat (`chatbot
+  transcripts`, `replay` and `chat --resume` work on it), reached by a random
+  key of 128 bits (`new_key`) that only its client knows: row ids can be
+  counted through, keys cannot, and a REPL chat has none.
   At most `capacity` are kept in memory; the least recently used goes back to
   the store, and its last stored turn holds its state, so `Session.resume`
   brings it back exactly (after a server restart too).
@@ -27,12 +29,14 @@ import dataclasses
 import hashlib
 import json
 import random
+import re
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..bot import Chatbot
 from ..decode import DecodeSettings
-from ..errors import ChatbotError, StoreError
+from ..errors import ChatbotError
 from ..session import Session
 from ..store import Store
 from ..text import tokenize
@@ -74,37 +78,38 @@ class Conversations:
     def __init__(self, bot: Chatbot, store: Store, model_name: str, capacity: int = 256):
         self.bot, self.store, self.model_name = bot, store, model_name
         self.capacity = capacity
-        self.live: OrderedDict[int, Session] = OrderedDict()
+        self.live: OrderedDict[str, Session] = OrderedDict()
         self.cache: OrderedDict[str, Cached] = OrderedDict()
 
     # -- stored conversations --------------------------------------------------------
 
-    def create(self) -> int:
-        session = self._new_session()
-        self._keep(session.start(), session)
-        return session.start()
+    def create(self) -> tuple[str, int]:
+        """A new conversation: (its key, its transcript's id)."""
+        session, key = self._new_session(), new_key()
+        self._keep(key, session)
+        return key, session.start(key)
 
-    def say(self, conversation_id: int, text: str, overrides: dict, draw: int | None) -> str:
-        return self._one("say", conversation_id, text, overrides, draw)
+    def say(self, key: str, text: str, overrides: dict, draw: int | None) -> str:
+        return self._one("say", key, text, overrides, draw)
 
-    def messages(self, conversation_id: int) -> list[dict]:
-        """The conversation as OpenAI-style messages."""
-        _, turns = self._transcript(conversation_id)
-        return [
-            {"role": "user" if t.role == "user" else "assistant", "content": t.text} for t in turns
-        ]
+    def messages(self, key: str) -> tuple[int, list[dict]]:
+        """(transcript id, the conversation as OpenAI-style messages)."""
+        transcript_id = self._transcript_id(key)
+        _, turns = self.store.transcript(transcript_id)
+        roles = {"user": "user", "bot": "assistant"}
+        return transcript_id, [{"role": roles[t.role], "content": t.text} for t in turns]
 
-    def reset(self, conversation_id: int) -> int:
+    def reset(self, key: str) -> tuple[str, int]:
         """End the conversation (its transcript stays as it is) and start a new one,
-        whose id is returned: a stored transcript never holds two conversations."""
-        self._session(conversation_id)
-        self.live.pop(conversation_id, None)
+        returned as `create` does: a transcript never holds two conversations."""
+        self._session(key)
+        self.live.pop(key, None)
         return self.create()
 
-    def delete(self, conversation_id: int) -> None:
-        self._transcript(conversation_id)
-        self.live.pop(conversation_id, None)
-        self.store.delete_transcript(conversation_id)
+    def delete(self, key: str) -> None:
+        transcript_id = self._transcript_id(key)
+        self.live.pop(key, None)
+        self.store.delete_transcript(transcript_id)
 
     # -- whole histories ---------------------------------------------------------------
 
@@ -150,8 +155,8 @@ class Conversations:
             raise result
         return result
 
-    def _prepare_say(self, conversation_id: int, text: str, overrides: dict, draw: int | None):
-        session = self._session(conversation_id)
+    def _prepare_say(self, key: str, text: str, overrides: dict, draw: int | None):
+        session = self._session(key)
         self._configure(session, overrides)
         return session, text, _draw(draw), lambda reply: reply
 
@@ -193,29 +198,30 @@ class Conversations:
         DecodeSettings(**{k: v for k, v in settings.items() if k != "remember_state"})
         session.configure(settings)
 
-    def _transcript(self, conversation_id: int) -> tuple[dict, list]:
-        try:
-            return self.store.transcript(conversation_id)
-        except StoreError:
-            raise NotFound(f"no conversation {conversation_id}") from None
+    def _transcript_id(self, key: str) -> int:
+        found = self.store.transcript_by_key(key) if KEY.fullmatch(key) else None
+        if found is None:
+            raise NotFound(f"no conversation {key!r}")
+        return found
 
-    def _session(self, conversation_id: int) -> Session:
-        if conversation_id in self.live:
-            self.live.move_to_end(conversation_id)
-            return self.live[conversation_id]
-        header, _ = self._transcript(conversation_id)
+    def _session(self, key: str) -> Session:
+        if key in self.live:
+            self.live.move_to_end(key)
+            return self.live[key]
+        transcript_id = self._transcript_id(key)
+        header, _ = self.store.transcript(transcript_id)
         if header["model"] != self.model_name:
             raise WrongModel(
-                f"conversation {conversation_id} was held with model {header['model']!r}; "
+                f"conversation {key!r} was held with model {header['model']!r}; "
                 f"this server runs {self.model_name!r} (start a new conversation)"
             )
         session = self._new_session()
-        session.resume(conversation_id)
-        self._keep(conversation_id, session)
+        session.resume(transcript_id)
+        self._keep(key, session)
         return session
 
-    def _keep(self, conversation_id: int, session: Session) -> None:
-        self.live[conversation_id] = session
+    def _keep(self, key: str, session: Session) -> None:
+        self.live[key] = session
         while len(self.live) > self.capacity:
             self.live.popitem(last=False)  # its state is in its last stored turn
 
@@ -223,6 +229,14 @@ class Conversations:
         self.cache[key] = Cached(session.snapshot(), session.start())
         while len(self.cache) > self.capacity:
             self.cache.popitem(last=False)
+
+
+def new_key() -> str:
+    """128 random bits, URL-safe: a conversation's name for its client alone."""
+    return secrets.token_urlsafe(16)
+
+
+KEY = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def _draw(draw: int | None) -> int:

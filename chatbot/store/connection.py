@@ -81,8 +81,15 @@ def _v3(db: sqlite_utils.Database) -> None:
             UNIQUE (transcript_id, position))""")
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    # A conversation served over HTTP is reached by a random key, not its row id,
+    # which anyone could count through.
+    db.execute("ALTER TABLE transcripts ADD COLUMN key TEXT")
+    db.execute("CREATE UNIQUE INDEX transcripts_key ON transcripts (key)")
+
+
 # MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -28,13 +28,25 @@ def exchanges(turns: list[Turn]) -> list[tuple[Turn, Turn]]:
 class TranscriptTables(Connection):
     """The transcripts and turns tables."""
 
-    def start_transcript(self, model: str, settings: dict) -> int:
+    def start_transcript(self, model: str, settings: dict, key: str | None = None) -> int:
+        """A new transcript's id; `key`, when given, is how a server's clients name it."""
         with self.transaction():
             cur = self.db.execute(
-                "INSERT INTO transcripts (model, settings, started_at) VALUES (?, ?, ?)",
-                [model, json.dumps(settings), _now()],
+                "INSERT INTO transcripts (model, settings, started_at, key) VALUES (?, ?, ?, ?)",
+                [model, json.dumps(settings), _now(), key],
             )
         return int(cur.lastrowid or 0)
+
+    def transcript_by_key(self, key: str) -> int | None:
+        """The id of the transcript started with `key`, or None."""
+        row = self.db.execute("SELECT id FROM transcripts WHERE key = ?", [key]).fetchone()
+        return None if row is None else int(row[0])
+
+    def transcript_key(self, transcript_id: int) -> str | None:
+        row = self.db.execute(
+            "SELECT key FROM transcripts WHERE id = ?", [transcript_id]
+        ).fetchone()
+        return None if row is None else row[0]
 
     def add_exchange(
         self, transcript_id: int, user: str, bot: str, state: bytes, settings: dict
