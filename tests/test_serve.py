@@ -3,8 +3,10 @@ conversations that survive a restart, bounds and one-line errors, the page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import time
 
 import pytest
 
@@ -224,28 +226,76 @@ def test_serve_refuses_a_taken_port_in_one_line(run):
     assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
 
 
-def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot, db_path):
+@contextlib.contextmanager
+def live(bot, db_path, window: float = 0.005):
+    """A real server (uvicorn on a free loopback port) in a thread: (its URL, its app)."""
     import threading
 
-    import httpx2
     import uvicorn
-
-    from chatbot.session import Session
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(lambda: Conversations(bot, Store(db_path), "starter"), window=0.5)
+    app = create_app(lambda: Conversations(bot, Store(db_path), "starter"), window=window)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    lines = ["hello", "my name is Zorblax", "do you like music?", "i live in Paris", "hi there"]
     try:
         while not server.started:
-            pass
-        url = f"http://127.0.0.1:{port}"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.worker.close()
+
+
+def greedy_chat(bot, lines: list[str]) -> list[str]:
+    """The replies `chatbot chat` gives to `lines` with its decoding made greedy."""
+    from chatbot.session import Session
+
+    chat = Session(bot.fork(), None, "starter")
+    chat.configure({**bot.chat_decoding, **GREEDY})
+    return [chat.respond(line) for line in lines]
+
+
+def test_the_openai_client_chats_streamed_or_not_as_chatbot_chat_does(bot, db_path):
+    openai = pytest.importorskip("openai")
+    lines = [
+        f"line {i}: " + t for i, t in enumerate(["hi", "my name is Ada", "what is my name?"] * 7)
+    ]
+    lines = lines[:20]
+    with live(bot, db_path) as (url, _):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        messages, read = [], []
+        for i, line in enumerate(lines):
+            messages.append({"role": "user", "content": line})
+            if i % 2:  # every other turn streamed
+                chunks = client.chat.completions.create(
+                    model="starter", messages=messages, temperature=0, stream=True
+                )
+                reply = "".join(c.choices[0].delta.content or "" for c in chunks)
+            else:
+                done = client.chat.completions.create(
+                    model="starter", messages=messages, temperature=0
+                )
+                reply = done.choices[0].message.content
+                read.append(done.usage.prompt_tokens)
+            messages.append({"role": "assistant", "content": reply})
+    assert [m["content"] for m in messages[1::2]] == greedy_chat(bot, lines)
+    # each turn read only its new line: the history came from the state cache
+    assert max(read) <= max(len(line.split()) for line in lines) * 2
+
+
+def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot, db_path):
+    import threading
+
+    import httpx2
+
+    lines = ["hello", "my name is Zorblax", "do you like music?", "i live in Paris", "hi there"]
+    with live(bot, db_path, window=0.5) as (url, app):
         ids = [httpx2.post(f"{url}/conversations").json()["id"] for _ in lines]
-        replies: dict[int, str] = {}
+        replies: dict[str, str] = {}
 
         def say(cid: str, line: str) -> None:
             body = {"content": line, **GREEDY}
@@ -258,17 +308,8 @@ def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot,
             t.start()
         for t in talkers:
             t.join(60)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        app.state.worker.close()
     assert max(app.state.worker.batch_sizes) > 1  # gathered, not one by one
-    alone = []
-    for line in lines:
-        chat = Session(bot.fork(), None, "starter")
-        chat.configure({**bot.chat_decoding, **GREEDY})
-        alone.append(chat.respond(line))
-    assert [replies[cid] for cid in ids] == alone
+    assert [replies[cid] for cid in ids] == [greedy_chat(bot, [line])[0] for line in lines]
 
 
 def test_with_an_api_key_every_request_but_the_page_needs_it(bot, db_path):

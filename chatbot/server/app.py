@@ -62,7 +62,7 @@ class Worker:
     in one call (`Conversations.together`). While one batch decodes, the next gathers.
     """
 
-    def __init__(self, make: Callable[[], Conversations], window: float = 0.005, most: int = 16):
+    def __init__(self, make: Callable[[], Conversations], window: float = 0.005, most: int = 32):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="chatbot-model")
         self.conversations = self.pool.submit(make).result()
         self.window, self.most = window, most
