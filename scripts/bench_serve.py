@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Replies for several conversations due at once: one by one (`Decoder.reply`, what a
-server without batching does) against side by side (`Decoder.replies`, what `chatbot
-serve` does), on the same states, settings and draws, measured in the same run.
+"""`chatbot serve` under concurrent conversations, against one conversation at a
+time measured in the same run.
 
-Prints one JSON object: seconds per reply each way, for each batch size, and the ratio.
+Starts `chatbot serve` (a subprocess, its own database in a temporary folder), then
+for each level N runs N clients on loopback at once, each a stored conversation
+saying `--turns` lines one after the other, and measures replies per second in
+all and the latency of each reply. Clients are threads of this process, bounded
+in count (the levels) and in time (`--timeout` per request).
 
-usage: python scripts/bench_serve.py [--model starter] [--sizes 1 4 8 16] [--rounds 5]
+Prints one JSON object: per level, replies/s and p50/p99 latency; `speedup_32`
+(replies/s at 32 / at 1) and `p99_32_over_p50_1`.
+
+usage: python scripts/bench_serve.py [--model starter] [--levels 1 8 32 128] [--turns 4]
 """
 
 from __future__ import annotations
@@ -13,9 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 LINES = [
     "hello, how are you?",
@@ -23,53 +33,95 @@ LINES = [
     "do you like music?",
     "i live in Paris.",
     "what do you do for fun?",
-    "tell me about your day.",
-    "i have a dog called Rex.",
-    "what is your favourite food?",
+    "what is my name?",
 ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def level(url: str, clients: int, turns: int, timeout: float) -> dict:
+    import httpx2
+
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+
+    def talk() -> None:
+        with httpx2.Client(timeout=timeout) as http:
+            key = http.post(f"{url}/conversations").json()["id"]
+            start.wait()
+            for t in range(turns):
+                began = time.perf_counter()
+                body = {"content": LINES[t % len(LINES)], "temperature": 0}
+                ok = http.post(f"{url}/conversations/{key}/messages", json=body).is_success
+                with lock:
+                    latencies.append(time.perf_counter() - began)
+                    failures[0] += not ok
+
+    threads = [threading.Thread(target=talk) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - began
+    ordered = sorted(latencies)
+    return {
+        "clients": clients,
+        "replies": len(latencies),
+        "failures": failures[0],
+        "replies_per_s": round(len(latencies) / seconds, 2),
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="starter")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 8, 16])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 128])
+    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
 
-    from chatbot import Chatbot
-    from chatbot.decode import DecodeSettings
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "CHATBOT_HOME": home, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        command = [sys.executable, "-m", "chatbot", "serve", "--model", args.model]
+        server = subprocess.Popen(
+            [*command, "--port", str(port), "--capacity", str(max(args.levels) * 2)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            import httpx2
 
-    bot = Chatbot.load(args.model)
-    settings = DecodeSettings(**{**bot.chat_decoding}).for_model(bot.config.max_len)
-    states, memories = [], []
-    for i in range(max(args.sizes)):
-        bot.reset_hidden_state()
-        bot.observe(LINES[i % len(LINES)])
-        states.append(bot.state)
-        memories.append(bot.memory)
-    out: dict = {"model": args.model, "settings": settings.__dict__, "sizes": {}}
-    for n in args.sizes:
-        draws, banned = list(range(n)), [[] for _ in range(n)]
-        batch = (states[:n], memories[:n], settings, draws, banned)
-        bot.decoder.replies(*batch)  # compile both ways first
-        bot.decoder.reply(states[0], memories[0], settings, 0)
-        timings = {}
-        for way in ("one_by_one", "side_by_side"):
-            best = float("inf")
-            for _ in range(args.rounds):
-                start = time.perf_counter()
-                if way == "side_by_side":
-                    bot.decoder.replies(*batch)
-                else:
-                    for s, m, d in zip(states[:n], memories[:n], draws, strict=True):
-                        bot.decoder.reply(s, m, settings, d)
-                best = min(best, time.perf_counter() - start)
-            timings[way] = best / n
-        out["sizes"][n] = {
-            "seconds_per_reply_one_by_one": round(timings["one_by_one"], 5),
-            "seconds_per_reply_side_by_side": round(timings["side_by_side"], 5),
-            "speedup": round(timings["one_by_one"] / timings["side_by_side"], 2),
-        }
+            deadline = time.time() + 180
+            while True:
+                try:
+                    httpx2.get(f"{url}/v1/models", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    if time.time() > deadline or server.poll() is not None:
+                        sys.exit("the server did not start")
+                    time.sleep(0.5)
+            level(url, max(args.levels), 1, args.timeout)  # compile every batch size first
+            results = {n: level(url, n, args.turns, args.timeout) for n in args.levels}
+        finally:
+            server.terminate()
+            server.wait(30)
+    one = results[min(args.levels)]
+    out: dict = {"benchmark": "serve", "model": args.model, "turns": args.turns, "levels": results}
+    if 32 in results:
+        out["speedup_32"] = round(results[32]["replies_per_s"] / one["replies_per_s"], 2)
+        out["p99_32_over_p50_1"] = round(results[32]["p99_ms"] / one["p50_ms"], 2)
     print(json.dumps(out, indent=1))
 
 
