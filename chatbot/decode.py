@@ -129,8 +129,8 @@ class Decoder:
         )
         tokens = tf.TensorSpec([1, None], tf.int32)
         self.read = tf.function(self._read, input_signature=[tokens, self.state_spec])
-        self._compiled: dict[DecodeSettings, tf.types.experimental.ConcreteFunction] = {}
-        self._batches: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
+        # Keyed by the settings (one conversation) or (settings, rows) (a batch).
+        self._compiled: dict[object, tf.types.experimental.ConcreteFunction] = {}
         self._compiling = threading.Lock()  # `warm_up` may run in another thread
         self._calls = 0
 
@@ -186,25 +186,17 @@ class Decoder:
     def _compiled_batch(
         self, settings: DecodeSettings, rows: int
     ) -> tf.types.experimental.ConcreteFunction:
-        with self._compiling:
-            key = (settings, rows)
-            if key not in self._batches:
-                cfg = self.model.config
-                signature = [
-                    [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
-                    (
-                        tf.TensorSpec([rows, None, cfg.hidden_units], tf.float32),
-                        tf.TensorSpec([rows, None], tf.bool),
-                    ),
-                    tf.TensorSpec([rows, 2], tf.int32),
-                    tf.TensorSpec([rows, self.model.vocab_size], tf.float32),
-                ]
-                self._batches[key] = tf.function(
-                    lambda s, m, seeds, banned: self._batch(s, m, seeds, settings, banned),
-                    input_signature=signature,
-                    jit_compile=True,
-                ).get_concrete_function()
-            return self._batches[key]
+        cfg = self.model.config
+        signature = [
+            [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
+            (
+                tf.TensorSpec([rows, None, cfg.hidden_units], tf.float32),
+                tf.TensorSpec([rows, None], tf.bool),
+            ),
+            tf.TensorSpec([rows, 2], tf.int32),
+            tf.TensorSpec([rows, self.model.vocab_size], tf.float32),
+        ]
+        return self._compile((settings, rows), self._batch, settings, signature)
 
     def warm_up(self, settings: DecodeSettings) -> None:
         """Compile reading and replying under `settings` ahead of the first reply (XLA
@@ -216,21 +208,27 @@ class Decoder:
         self._compiled_for(settings)(state, memory, tf.zeros([2], tf.int32), nothing)
 
     def _compiled_for(self, settings: DecodeSettings) -> tf.types.experimental.ConcreteFunction:
+        body = self._beam if settings.beam > 1 else self._sample
+        signature = [
+            self.state_spec,
+            self.memory_spec,
+            tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([self.model.vocab_size], tf.float32),
+        ]
+        return self._compile(settings, body, settings, signature)
+
+    def _compile(
+        self, key: object, body, settings: DecodeSettings, signature: list
+    ) -> tf.types.experimental.ConcreteFunction:
+        """`body(state, memory, seed, settings, banned)` compiled once per `key`."""
         with self._compiling:
-            if settings not in self._compiled:
-                body = self._beam if settings.beam > 1 else self._sample
-                signature = [
-                    self.state_spec,
-                    self.memory_spec,
-                    tf.TensorSpec([2], tf.int32),
-                    tf.TensorSpec([self.model.vocab_size], tf.float32),
-                ]
-                self._compiled[settings] = tf.function(
+            if key not in self._compiled:
+                self._compiled[key] = tf.function(
                     lambda s, m, seed, banned: body(s, m, seed, settings, banned),
                     input_signature=signature,
                     jit_compile=True,  # XLA fuses the per-word ops: ~2x faster replies
                 ).get_concrete_function()  # called directly: ~0.3 ms less per reply
-            return self._compiled[settings]
+            return self._compiled[key]
 
     def _read(self, tokens: tf.Tensor, state: State) -> tuple[Memory, State]:
         """`Seq2Seq.read`, its memory padded (`_padded`) in the same graph: padding

@@ -20,7 +20,7 @@ import numpy as np
 from ._tf import tf
 from .bot import Chatbot
 from .corpora import jsonl
-from .decode import DecodeSettings
+from .decode import Decoder, DecodeSettings
 from .errors import UsageError
 from .store import Store, exchanges
 from .text import MAX_CHARS, tokenize
@@ -75,6 +75,14 @@ class Heard(NamedTuple):
     text: str
     state: list
     slots: Slots
+
+
+class DecodingInput(NamedTuple):
+    decoder: Decoder
+    state: list
+    memory: tuple
+    settings: DecodeSettings
+    banned: list[int]  # the slots that hold no word yet
 
 
 class Session:
@@ -214,10 +222,10 @@ class Session:
         """Back to where the conversation was before the line `heard`."""
         self._bot.state, self._bot.slots = heard.state, heard.slots
 
-    def decoding_input(self) -> tuple:
-        """(decoder, state, memory, settings, banned ids) of the line just read."""
+    def decoding_input(self) -> DecodingInput:
+        """What the decoder needs to reply to the line just read."""
         bot = self._bot
-        return bot.decoder, bot.state, bot.memory, bot.settings, bot.slots.empty()
+        return DecodingInput(bot.decoder, bot.state, bot.memory, bot.settings, bot.slots.empty())
 
     def snapshot(self) -> tuple[list, Slots]:
         """Where the conversation is: its state and the slots' binding (a copy)."""

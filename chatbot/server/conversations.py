@@ -89,9 +89,6 @@ class Conversations:
         self._keep(key, session)
         return key, session.start(key)
 
-    def say(self, key: str, text: str, overrides: dict, draw: int | None) -> str:
-        return self._one("say", key, text, overrides, draw)
-
     def messages(self, key: str) -> tuple[int, list[dict]]:
         """(transcript id, the conversation as OpenAI-style messages)."""
         transcript_id = self._transcript_id(key)
@@ -112,12 +109,6 @@ class Conversations:
         self.store.delete_transcript(transcript_id)
 
     # -- whole histories ---------------------------------------------------------------
-
-    def complete(
-        self, history: list[tuple[str, str]], text: str, overrides: dict, draw: int | None
-    ) -> Completion:
-        """Reply to `text` after `history` ((user, reply) pairs, as the client has them)."""
-        return self._one("complete", history, text, overrides, draw)
 
     # -- replies due together ----------------------------------------------------------
 
@@ -149,12 +140,6 @@ class Conversations:
             waiting = later
         return results
 
-    def _one(self, kind: str, *args: object) -> object:
-        result = self.together([(kind, args)])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
-
     def _prepare_say(self, key: str, text: str, overrides: dict, draw: int | None):
         session = self._session(key)
         self._configure(session, overrides)
@@ -168,15 +153,14 @@ class Conversations:
             keys.append(chain(keys[-1], user, reply))
         cached = self.cache.pop(keys[-1], None)  # taken: a second branch reads afresh
         session = self._new_session()
+        self._configure(session, overrides)
         read = 0
         if cached is not None:
             session.continue_from(cached.snapshot, cached.transcript_id)
         else:
-            self._configure(session, {})
             for user, reply in history:
                 session.take(user, reply)
                 read += _words(user, reply)
-        self._configure(session, overrides)
 
         def done(answer: str) -> Completion:
             self._remember(chain(keys[-1], text, answer), session)

@@ -25,18 +25,17 @@ def respond_together(turns: list[tuple[Session, str, int]]) -> list[str | Except
         except Exception as exc:  # noqa: BLE001 - this turn's failure, not the batch's
             results[i] = exc
             continue
-        decoder, *_, settings, _ = session.decoding_input()
-        groups.setdefault((id(decoder), settings), []).append(i)
+        first = session.decoding_input()
+        groups.setdefault((id(first.decoder), first.settings), []).append(i)
     for rows in groups.values():
         inputs = [turns[i][0].decoding_input() for i in rows]
-        decoder, settings = inputs[0][0], inputs[0][3]
         try:
-            replies = decoder.replies(
-                [x[1] for x in inputs],
-                [x[2] for x in inputs],
-                settings,
+            replies = inputs[0].decoder.replies(
+                [x.state for x in inputs],
+                [x.memory for x in inputs],
+                inputs[0].settings,
                 [turns[i][2] for i in rows],
-                [x[4] for x in inputs],
+                [x.banned for x in inputs],
             )
         except Exception as exc:  # noqa: BLE001
             for i in rows:
