@@ -39,7 +39,7 @@ class Chatbot:
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
         # The conversation's unknown words, bound to slots as they are read (vocab.Slots).
-        self.slots = Slots(vocab)
+        self.slots = Slots(vocab, self.config.slot_rank)
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
@@ -87,12 +87,12 @@ class Chatbot:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
         self.memory = self.model.no_memory(1)
-        self.slots = Slots(self.vocab)
+        self.slots = Slots(self.vocab, self.config.slot_rank)
 
-    def token_ids(self, text: str) -> list[int]:
+    def token_ids(self, text: str, user: bool = False) -> list[int]:
         """`text` as the model reads it: token ids, cut to max_len; its new unknown
-        words take the conversation's next slots."""
-        return encode_utterance(text, self.slots, self.config.max_len)
+        words (and the `user`'s rare ones) take the conversation's next slots."""
+        return encode_utterance(text, self.slots, self.config.max_len, user)
 
     def words(self, ids: list[int]) -> str:
         """Reply ids as text, each slot shown as the word it holds."""
@@ -109,13 +109,13 @@ class Chatbot:
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
         self.forget_unless_remembering()
-        self.read(self.token_ids(text))
+        self.read(self.token_ids(text, user=True))
 
     def forget_unless_remembering(self) -> None:
         """Without memory every exchange is a conversation of its own: the slots too
         start empty, or a slot's number would tell what was said before."""
         if not self.remember_state:
-            self.slots = Slots(self.vocab)
+            self.slots = Slots(self.vocab, self.config.slot_rank)
 
     def reply_ids(self, draw: int | None = None) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>
@@ -148,7 +148,7 @@ class Chatbot:
         """Read `text` as the utterance to reply to: the first half of `respond`
         (the reply may be decoded beside other conversations': Decoder.replies)."""
         self.forget_unless_remembering()
-        self.read(self.token_ids(text))
+        self.read(self.token_ids(text, user=True))
 
     def answer(self, ids: list[int]) -> str:
         """Say reply `ids` to the utterance just read: the second half of `respond`.

@@ -34,6 +34,7 @@ ADDED_LATER = {
     "lr_decay_start": 0.0,
     "lr_floor": 0.0,
     "slots": 0,
+    "slot_rank": 0,
 }
 
 
@@ -45,6 +46,7 @@ INT_RANGES = {
     "output_dim": (0, 8192),
     "vocab_size": (5, 1_000_000),
     "slots": (0, 1000),
+    "slot_rank": (0, 1_000_000),
     "min_count": (1, 1_000_000_000),
     "max_len": (1, 1000),
     "memory_horizon": (0, 1_000_000),
@@ -85,11 +87,23 @@ class Config:
     hidden_units: int = _f(256, "Units per recurrent layer.")
     num_layers: int = _f(1, "Stacked recurrent layers in the encoder and in the decoder.")
     vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens and the slots.")
+    # 32 rather than 16: with the user's rare words taking slots too (slot_rank),
+    # 16 wrapped round within about eight exchanges of a chat.
     slots: int = _f(
-        16,
+        32,
         "Conversation slots for words the vocabulary lacks: the n-th new word of a "
         "conversation reads and writes as slot n, so the bot can say a name back "
         "(0: such words are <unk>).",
+    )
+    # The user's words past this rank read as slots too (vocab.Slots): a known
+    # word is then said back by slot, as an unseen one is. 500 covers the names,
+    # cities, pets and jobs of a chat; the words before it ("understand",
+    # "tomorrow") keep their meaning.
+    slot_rank: int = _f(
+        500,
+        "A word the user says that ranks past this in the vocabulary takes a "
+        "conversation slot too, so the bot can say it back exactly (0: only words "
+        "the vocabulary lacks).",
     )
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")

@@ -24,10 +24,11 @@ class Exchange(NamedTuple):
     learn: bool = True
 
 
-def encode_utterance(text: str, slots: Slots, max_len: int) -> list[int]:
-    """`text` as token ids, its unknown words read through the conversation's `slots`
-    (only the first `max_len` tokens are read, so only they bind slots)."""
-    return slots.encode(tokenize(text)[:max_len])
+def encode_utterance(text: str, slots: Slots, max_len: int, user: bool = False) -> list[int]:
+    """`text` as token ids, its unknown words (and the user's rare ones: `Slots`)
+    read through the conversation's `slots` (only the first `max_len` tokens are
+    read, so only they bind slots)."""
+    return slots.encode(tokenize(text)[:max_len], user)
 
 
 def paired(
@@ -42,13 +43,18 @@ def paired(
 
 
 def encoded_conversations(
-    conversations: Iterable[list[str]], vocab: Vocab, max_len: int
+    conversations: Iterable[list[str]], vocab: Vocab, max_len: int, slot_rank: int = 0
 ) -> Iterator[list[Exchange]]:
     """Token ids per exchange; conversations with fewer than two utterances have none.
-    Each conversation binds its own unknown words to slots (`vocab.Slots`)."""
+    Each conversation binds its own unknown words to slots (`vocab.Slots`), and the
+    user's (a `Prompt`'s) words ranked beyond `slot_rank`."""
     for texts in conversations:
-        slots = Slots(vocab)
-        encoded = [(encode_utterance(t, slots, max_len), not isinstance(t, Prompt)) for t in texts]
+        slots = Slots(vocab, slot_rank)
+        encoded = [
+            (encode_utterance(t, slots, max_len, user), not user)
+            for t in texts
+            for user in [isinstance(t, Prompt)]
+        ]
         encoded = [(u, learn) for u, learn in encoded if u]
         if len(encoded) >= 2:
             yield paired([u for u, _ in encoded], max_len, [learn for _, learn in encoded])

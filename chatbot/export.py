@@ -52,6 +52,7 @@ class TurnModule(tf.Module):
         # slot holds ("" for none yet) and how many words were bound so far.
         self.first_slot = bot.vocab.slot_ids[0] if bot.vocab.slot_ids else 0
         self.n_slots = len(bot.vocab.slot_ids)
+        self.user_slot_from = bot.slots.user_slot_from  # the user's rare words take slots
         conversation = [
             tf.TensorSpec([cfg.state_size, cfg.hidden_units], tf.float32, name="state"),
             tf.TensorSpec([None], tf.string, name="slots"),
@@ -72,8 +73,9 @@ class TurnModule(tf.Module):
         return self._turn(tf.strings.split(text), state, slots, seen)
 
     def _encode(self, tokens, slots, seen):
-        """Token ids, each unknown word read through the slots as `vocab.Slots.encode`
-        does: a word a slot holds is that slot; a new one takes slot `seen % slots`."""
+        """The user's token ids, read through the slots as `vocab.Slots.encode(...,
+        user=True)` does: a word a slot holds is that slot; a new unknown or rare
+        one takes slot `seen % slots`."""
         ids = tf.cast(self.table.lookup(tokens), tf.int32)
         if not self.n_slots:
             return ids, slots, seen
@@ -91,7 +93,9 @@ class TurnModule(tf.Module):
 
         def step(i, ids, slots, seen):
             ids, slots, seen = tf.cond(
-                tf.equal(ids[i], UNK_ID),
+                tf.equal(ids[i], UNK_ID)
+                | (ids[i] >= self.user_slot_from)
+                | tf.reduce_any(tf.equal(slots, tokens[i])),
                 lambda: bind(i, ids, slots, seen),
                 lambda: (ids, slots, seen),
             )
@@ -103,7 +107,12 @@ class TurnModule(tf.Module):
         return ids, slots, seen
 
     def _words(self, reply, slots):
-        """(ids, words) of `reply` without the slots that hold no word, slots as words."""
+        """(ids, words) of `reply` without the slots that hold no word, slots as words,
+        and a word a slot holds as that slot (`vocab.Slots.bound`)."""
+        if self.n_slots:
+            held = tf.equal(tf.gather(self.words, reply)[:, None], slots[None, :])
+            slot_of = self.first_slot + tf.argmax(tf.cast(held, tf.int32), 1, tf.int32)
+            reply = tf.where(tf.reduce_any(held, 1), slot_of, reply)
         index = reply - self.first_slot
         is_slot = (index >= 0) & (index < self.n_slots)
         held = tf.gather(tf.concat([slots, [""]], 0), tf.where(is_slot, index, self.n_slots))

@@ -282,7 +282,7 @@ class Session:
         # The slots' binding is a function of the text: read it again, in order.
         slots = [self._bot.slots.copy()]
         for user, bot in self.history:
-            self._bot.token_ids(user), self._bot.token_ids(bot)
+            self._bot.token_ids(user, user=True), self._bot.token_ids(bot)
             slots.append(self._bot.slots.copy())
         # The state before exchange i is the state after exchange i - 1 (zeros first).
         states = [self._bot.model.zero_state(1), *after[:-1]]

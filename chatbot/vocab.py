@@ -15,6 +15,16 @@ conversation's text so far, so training, chat, undo, resume, replay and
 evaluation all get it by encoding the conversation's utterances in order
 through one `Slots`. A vocabulary without slot tokens (older models) reads
 unknown words as `<unk>`, as before.
+
+**Words the user says.** A word the vocabulary has cannot be said back unless
+the model keeps which of 13,000 words it was in its carried state, and a small
+model keeps the kind ("a city") but not the word. A slot is one of a few
+tokens, which it does keep. So a word that ranks beyond `rank` in the
+vocabulary takes a slot too when the *user* says it (`encode(..., user=True)`:
+chat input, and a generated corpus's `Prompt` lines in training): "paris" said
+by the user reads as a slot, and the reply's slot shows "paris". Once bound, the
+word reads as its slot on both sides; a word the bot says first stays a word,
+so the bot's own vocabulary is whole.
 """
 
 from __future__ import annotations
@@ -115,25 +125,32 @@ class Slots:
     order, both speakers; `decode` shows a bound slot as its word and drops an
     unbound one (the decoder has nothing to say there)."""
 
-    def __init__(self, vocab: Vocab):
-        self.vocab = vocab
+    def __init__(self, vocab: Vocab, rank: int = 0):
+        self.vocab, self.rank = vocab, rank
         self.words: list[str | None] = [None] * len(vocab.slot_ids)
-        self.seen = 0  # unknown words bound so far; the next takes slot seen % len
+        self.seen = 0  # words bound so far; the next takes slot seen % len
+        # Ids from here on take a slot when the user says them (0: never).
+        words_from = len(SPECIALS) + len(vocab.slot_ids)
+        self.user_slot_from = words_from + rank if rank and vocab.slot_ids else len(vocab)
 
     def copy(self) -> Slots:
-        other = Slots(self.vocab)
+        other = Slots(self.vocab, self.rank)
         other.words, other.seen = list(self.words), self.seen
         return other
 
-    def encode(self, tokens: Iterable[str]) -> list[int]:
+    def encode(self, tokens: Iterable[str], user: bool = False) -> list[int]:
+        """Ids for `tokens`, binding slots as they come: unknown words, and, when the
+        user says them (`user`), words ranked beyond `rank`."""
         stoi, ids = self.vocab.stoi, []
+        slot_from = self.user_slot_from if user else len(self.vocab)
         for t in tokens:
-            if t in stoi:
-                ids.append(stoi[t])
+            i = stoi.get(t)
+            if t in self.words:
+                ids.append(self.vocab.slot_ids[self.words.index(t)])
+            elif i is not None and i < slot_from:
+                ids.append(i)
             elif not self.words:
                 ids.append(UNK_ID)
-            elif t in self.words:
-                ids.append(self.vocab.slot_ids[self.words.index(t)])
             else:
                 n = self.seen % len(self.words)
                 self.words[n], self.seen = t, self.seen + 1
@@ -150,8 +167,16 @@ class Slots:
         return [i for i, w in zip(self.vocab.slot_ids, self.words, strict=True) if w is None]
 
     def bound(self, ids: list[int]) -> list[int]:
-        """`ids` without the slots that hold no word yet: a reply says only what it shows."""
-        return [i for i in ids if (n := self._slot(i)) is None or self.words[n]]
+        """`ids` without the slots that hold no word yet (a reply says only what it
+        shows), and a word a slot holds as that slot, as `encode` would read it."""
+        out, itos = [], self.vocab.itos
+        for i in ids:
+            n = self._slot(i)
+            if n is None and 0 <= i < len(itos) and itos[i] in self.words:
+                out.append(self.vocab.slot_ids[self.words.index(itos[i])])
+            elif n is None or self.words[n]:
+                out.append(i)
+        return out
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens for `ids` (as `Vocab.decode`), slots shown as their words, unbound

@@ -76,6 +76,44 @@ def test_each_training_conversation_binds_its_own_slots():
     assert convs[1][0][1][0] == v.slot_ids[0]  # and the reply says it back as the same slot
 
 
+def ranked_vocab(slots: int = 3) -> Vocab:
+    """'my' is the commonest word, then 'name', then 'paris' (rank 2 after the slots)."""
+    return Vocab.build(["my my my name name paris"], max_size=40, slots=slots)
+
+
+def test_the_users_rare_words_take_slots_and_the_bots_do_not():
+    v = ranked_vocab()
+    assert v.itos[4 + 3 :] == ["my", "name", "paris"]
+    slots = Slots(v, rank=2)  # words ranked past 2 ("paris") are rare
+    assert slots.encode(["paris"]) == [v.stoi["paris"]]  # the bot said it: a word
+    user = Slots(v, rank=2)
+    assert user.encode(["my", "name", "paris"], user=True) == [
+        v.stoi["my"],
+        v.stoi["name"],
+        v.slot_ids[0],
+    ]
+    # Once the user said it, the bot's "paris" reads (and is said) as the same slot.
+    assert user.encode(["paris"]) == [v.slot_ids[0]]
+    assert user.bound([v.stoi["paris"], v.stoi["name"]]) == [v.slot_ids[0], v.stoi["name"]]
+    assert user.decode([v.slot_ids[0]]) == ["paris"]
+
+
+def test_rank_zero_or_no_slots_keeps_the_users_known_words():
+    assert Slots(ranked_vocab(), rank=0).encode(["paris"], user=True) == [7 + 2]
+    v = ranked_vocab(0)
+    assert Slots(v, rank=1).encode(["paris", "zorblax"], user=True) == [v.stoi["paris"], UNK_ID]
+
+
+def test_training_reads_a_prompt_as_the_user():
+    from chatbot.corpora.base import Prompt
+
+    v = ranked_vocab()
+    (conv,) = encoded_conversations([[Prompt("my name paris"), "paris ?"]], v, 10, slot_rank=2)
+    assert conv[0].source[-1] == v.slot_ids[0] and conv[0].target[0] == v.slot_ids[0]
+    (plain,) = encoded_conversations([["my name paris", "paris ?"]], v, 10, slot_rank=2)
+    assert plain[0].source[-1] == v.stoi["paris"]  # a person of a real corpus: words
+
+
 @given(st.lists(st.sampled_from(["name", "is", "aa", "bb", "cc", "dd", "ee"]), max_size=30))
 def test_decode_gives_back_every_word_still_bound(words):
     v = vocab(3)

@@ -83,7 +83,13 @@ def probe_report(bot: Chatbot, conversations: list[ProbeConversation]) -> dict:
 
 
 def split_conversations(
-    store: Store, corpus: str, split: str, vocab: Vocab, max_len: int, dedupe: bool = True
+    store: Store,
+    corpus: str,
+    split: str,
+    vocab: Vocab,
+    max_len: int,
+    dedupe: bool = True,
+    slot_rank: int = 0,
 ) -> tuple[list[list[Exchange]], int]:
     """The split's conversations as token ids, and how many were left out because the
     training split holds the same dialogue (DailyDialog repeats some across splits)."""
@@ -93,7 +99,7 @@ def split_conversations(
         seen = {hash(tuple(c)) for c in store.iter_conversations(corpus, "train")}
         kept = [c for c in texts if hash(tuple(c)) not in seen]
         dropped, texts = len(texts) - len(kept), kept
-    return list(encoded_conversations(texts, vocab, max_len)), dropped
+    return list(encoded_conversations(texts, vocab, max_len, slot_rank)), dropped
 
 
 def _ppl(loss_and_tokens: list) -> float:
@@ -181,7 +187,10 @@ def corpus_report(
 
     `progress(label, total)` returns a callback advanced as conversations are done.
     """
-    convs, duplicates = split_conversations(store, corpus, split, bot.vocab, bot.config.max_len)
+    cfg = bot.config
+    convs, duplicates = split_conversations(
+        store, corpus, split, bot.vocab, cfg.max_len, slot_rank=cfg.slot_rank
+    )
     convs = convs[:limit] if limit else convs
     if not convs:
         raise UsageError(
@@ -199,7 +208,7 @@ def corpus_report(
     }
     if baseline:
         train = encoded_conversations(
-            store.iter_conversations(corpus, "train"), bot.vocab, bot.config.max_len
+            store.iter_conversations(corpus, "train"), bot.vocab, cfg.max_len, cfg.slot_rank
         )
         fitting = ticker("trigram fit", store.conversation_count(corpus, "train"))
         report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab), fitting)

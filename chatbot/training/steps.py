@@ -205,7 +205,7 @@ class Trainer:
         streams = []
         for replica in p.local_ids:
             texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
-            convs = encoded_conversations(texts, self.vocab, c.max_len)
+            convs = encoded_conversations(texts, self.vocab, c.max_len, c.slot_rank)
             key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
             rng = np.random.default_rng(key)
             batches = bucketed(convs, self.local_batch, rng)
@@ -216,7 +216,7 @@ class Trainer:
         """All of a split's conversations in full batches, in a fixed order."""
         c = self.config
         convs = encoded_conversations(
-            store.iter_conversations(corpus, split), self.vocab, c.max_len
+            store.iter_conversations(corpus, split), self.vocab, c.max_len, c.slot_rank
         )
         rng = np.random.default_rng([c.seed, 0])
         return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
