@@ -1,7 +1,8 @@
 """A model folder on disk: what it holds, and writing it atomically.
 
     NAME/
-      config.json            the Config the model was trained with
+      config.json            the model's Config (its sizes: fixed for its life)
+      run.json               the RunConfig its training last ran with
       vocab.json             its vocabulary
       checkpoints/last/      the latest training state (resume from here)
       checkpoints/best/      the state with the best validation perplexity, its model
@@ -10,7 +11,7 @@
 
 Each checkpoint folder holds TensorFlow checkpoint files (weights, their
 running average, optimizer slots, the carried state), `train_state.json` (epoch, data cursor, step,
-metrics) and copies of config.json and vocab.json, so it describes itself.
+metrics) and copies of config.json, run.json and vocab.json, so it describes itself.
 A checkpoint is written to a fresh `NAME.*.tmp/`, flushed to disk and renamed
 into place (`files.replace_folder`), so a crash, kill -9 or power loss at any
 point leaves the old checkpoint or the new one (as `NAME/` or `NAME.old/`),
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import Config, RunConfig
 from .errors import ModelError
 from .files import read_json, replace_folder, write_atomic
 from .vocab import Vocab
@@ -42,6 +43,7 @@ class ModelDir:
         self.path = Path(path)
         self.config_path = self.path / "config.json"
         self.vocab_path = self.path / "vocab.json"
+        self.run_path = self.path / "run.json"
         self.logs = self.path / "logs"
 
     def checkpoint(self, which: str) -> Path | None:
@@ -57,10 +59,19 @@ class ModelDir:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
-    def create(self, config: Config, vocab: Vocab) -> None:
+    def create(self, config: Config, vocab: Vocab, run: RunConfig | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         write_atomic(self.config_path, config.to_json())
         vocab.save(self.vocab_path)
+        if run is not None:
+            self.write_run(run)
+
+    def write_run(self, run: RunConfig) -> None:
+        write_atomic(self.run_path, run.to_json())
+
+    def run_config(self) -> RunConfig:
+        """The run settings it was last trained with (in config.json before run.json was)."""
+        return RunConfig.load(self.run_path, old_config=self.config_path)
 
     def chat_decoding(self) -> dict | None:
         """The decoding measured best for chatting with this model (decoding.json,
@@ -83,6 +94,8 @@ class ModelDir:
         write_tf(str(tmp / CKPT_PREFIX))
         shutil.copy(self.config_path, tmp / "config.json")
         shutil.copy(self.vocab_path, tmp / "vocab.json")
+        if self.run_path.is_file():
+            shutil.copy(self.run_path, tmp / "run.json")
         write_atomic(tmp / "train_state.json", json.dumps(state, indent=1))
         replace_folder(tmp, root / which)
         return root / which

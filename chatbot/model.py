@@ -61,22 +61,7 @@ class Seq2Seq(keras.Model):
             # ~550 after 300 steps, 290 at a quarter of the learning rate)
             # while the same model without the tanh reached 102 at step 200.
             self.attention_combine = keras.layers.Dense(h, use_bias=False, name="attention_combine")
-        if config.tie_embeddings:  # Press & Wolf 2017: the output layer is the embedding
-            self.tie_projection = (
-                keras.layers.Dense(config.embed_dim, use_bias=False, name="tie_projection")
-                if h != config.embed_dim
-                else None
-            )
-            self.output_bias = self.add_weight(
-                shape=(vocab_size,), initializer="zeros", name="output_bias"
-            )
-        else:
-            self.bottleneck = (
-                keras.layers.Dense(config.output_width, use_bias=False, name="output_bottleneck")
-                if config.output_width != h
-                else None
-            )
-            self.projection = keras.layers.Dense(vocab_size, name="output_projection")
+        self.projection = keras.layers.Dense(vocab_size, name="output_projection")
 
     def _stack(self, side: str) -> list:
         """`num_layers` recurrent layers named like "encoder_lstm_0", each returning its state."""
@@ -208,13 +193,8 @@ class Seq2Seq(keras.Model):
         """Scores over the vocabulary, float32; the projection's matmul takes its
         inputs in `dtype` (training passes bfloat16 where that is fast:
         training/steps.py). `compiled`: for XLA (the reply loop)."""
-        if self.config.tie_embeddings:
-            x = self.tie_projection(hidden) if self.tie_projection is not None else hidden
-            kernel, bias, transpose = self.embedding.embeddings, self.output_bias, True
-        else:
-            x = self.bottleneck(hidden) if self.bottleneck is not None else hidden
-            kernel, bias, transpose = self.projection.kernel, self.projection.bias, False
-        scores = tf.matmul(tf.cast(x, dtype), tf.cast(kernel, dtype), transpose_b=transpose)
+        kernel, bias = self.projection.kernel, self.projection.bias
+        scores = tf.matmul(tf.cast(hidden, dtype), tf.cast(kernel, dtype))
         scores = tf.cast(scores, tf.float32)
         if compiled:
             # Subtracting the negated bias, not adding it: XLA fuses "matmul + bias"
@@ -240,8 +220,8 @@ class Seq2Seq(keras.Model):
         tokens = tf.ones([1, 2], dtype=tf.int32)
         memory, state = self.read(tokens, self.zero_state(1))
         hidden, _ = self.decode(tokens, state, memory)
-        if not self.config.tie_embeddings:  # `logits` reads its weights, never calls it
-            self.projection.build((None, self.config.output_width))
+        # `logits` reads the projection's weights, never calls it: build it here.
+        self.projection.build((None, self.config.hidden_units))
         self.logits(hidden)
 
 

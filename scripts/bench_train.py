@@ -33,7 +33,7 @@ token, decoder gates and the output projection per target token, x3 for the
 forward and backward passes. The peak is numpy's float32 2048^3 matmul, median
 of several, in subprocesses with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as set and
 unset; the higher is used. Our trainer's vocabulary projection runs in bfloat16
-where the processor has fast bfloat16 matmuls (Config.matmul_precision), so
+where the processor has fast bfloat16 matmuls (RunConfig.matmul_precision), so
 TensorFlow's bfloat16 matmul peak is reported beside it. Prints one JSON object.
 """
 
@@ -137,7 +137,7 @@ def training_conversations(store, vocab, cfg, limit):
     return list(islice(convs, limit))
 
 
-def bench_chatbot(store, vocab, cfg, convs, epochs, checks: int = 1) -> dict:
+def bench_chatbot(store, vocab, cfg, run, convs, epochs, checks: int = 1) -> dict:
     """Our trainer; validated (untimed) `checks` times an epoch, at even shares of its
     windows, so the time to a perplexity is known to within 1/checks of an epoch."""
     import numpy as np
@@ -146,11 +146,11 @@ def bench_chatbot(store, vocab, cfg, convs, epochs, checks: int = 1) -> dict:
     from chatbot.training.streams import bucketed, windows
 
     def epoch_windows(epoch: int):
-        rng = np.random.default_rng([cfg.seed, epoch])  # as Trainer.train_streams
-        batches = bucketed(iter(convs), cfg.batch_size, rng)
-        return windows(batches, cfg.batch_size, cfg.bptt, cfg.chain, rng)
+        rng = np.random.default_rng([run.seed, epoch])  # as Trainer.train_streams
+        batches = bucketed(iter(convs), run.batch_size, rng)
+        return windows(batches, run.batch_size, run.bptt, run.chain, rng)
 
-    trainer = Trainer(cfg, vocab)
+    trainer = Trainer(cfg, run, vocab)
     src_tokens = tgt_tokens = 0
     seconds, valid, raw, elapsed = 0.0, [], [], []
     for epoch in range(epochs):
@@ -214,7 +214,7 @@ def keras_seq2seq(cfg, v: int, same: bool):
     return keras.Model([enc_in, dec_in], layers.Dense(v, name="output_projection")(dec))
 
 
-def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0, same=False) -> dict:
+def bench_keras_fit(store, vocab, cfg, run, convs, epochs, ema: float = 0.0, same=False) -> dict:
     import keras
     import numpy as np
 
@@ -233,12 +233,12 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0, same=Fal
             dec_out[i, : len(t) + 1] = [*t, END_ID]
         return enc, dec_in, dec_out, (dec_out > 0).astype(np.float32)
 
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(run.seed)
     model = keras_seq2seq(cfg, len(vocab), same)
     # `ema`: Keras's own weight averaging (per step; fit() ends on the average).
     adam = {"use_ema": True, "ema_momentum": ema} if ema else {}
     model.compile(
-        keras.optimizers.Adam(cfg.learning_rate, global_clipnorm=cfg.clip_norm, **adam),
+        keras.optimizers.Adam(run.learning_rate, global_clipnorm=run.clip_norm, **adam),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     enc, din, dout, weight = arrays(convs)
@@ -279,10 +279,10 @@ def bench_keras_fit(store, vocab, cfg, convs, epochs, ema: float = 0.0, same=Fal
     }
 
 
-def logged(name: str, cfg, run: dict) -> dict:
+def logged(name: str, settings, run: dict) -> dict:
     """Report each finished run on stderr: a run of several seeds takes a while."""
     ppl = ", ".join(f"{math.exp(v):.2f}" for v in run["valid_loss"])
-    print(f"{name} seed {cfg.seed}: {run['seconds']:.0f} s, valid ppl {ppl}", file=sys.stderr)
+    print(f"{name} seed {settings.seed}: {run['seconds']:.0f} s, valid ppl {ppl}", file=sys.stderr)
     return run
 
 
@@ -386,7 +386,7 @@ def main() -> None:
         parser.error(f"--keras-ema {args.keras_ema}: a momentum in [0, 1), such as 0.99")
     if not (SHARED / "corpora" / "dailydialog").is_dir():
         sys.exit("bench_train needs ../shared/corpora beside the project")
-    from chatbot.config import Config
+    from chatbot.config import Config, RunConfig
     from chatbot.errors import ConfigError
     from chatbot.training.steps import projection_dtype
     from chatbot.vocab import Vocab
@@ -399,7 +399,7 @@ def main() -> None:
         "learning_rate": args.learning_rate,
     }
     try:
-        cfg = cfg.replace(**{k: v for k, v in changes.items() if v})
+        run = RunConfig(**{k: v for k, v in changes.items() if v})
     except ConfigError as e:
         parser.error(str(e))
     peak = matmul_peak()
@@ -409,10 +409,16 @@ def main() -> None:
             (t for c in store.iter_conversations("dd", "train") for t in c), cfg.vocab_size
         )
         convs = training_conversations(store, vocab, cfg, args.conversations)
-        seeds = [cfg.replace(seed=s) for s in range(args.seeds)]
+        seeds = [run.replace(seed=s) for s in range(args.seeds)]
+
+        def bench(r):
+            return bench_chatbot(store, vocab, cfg, r, convs, args.epochs, args.checks)
+
         runs = [
-            logged("chatbot", c, bench_chatbot(store, vocab, c, convs, args.epochs, args.checks))
-            for c in seeds
+            logged(
+                "chatbot", r, bench_chatbot(store, vocab, cfg, r, convs, args.epochs, args.checks)
+            )
+            for r in seeds
         ]
         ours = summarize(combine(runs), cfg, peak["gflops"])
         base = same = None
@@ -420,19 +426,19 @@ def main() -> None:
             runs = [
                 logged(
                     "keras_fit",
-                    c,
-                    bench_keras_fit(store, vocab, c, convs, args.epochs, args.keras_ema),
+                    r,
+                    bench_keras_fit(store, vocab, cfg, r, convs, args.epochs, args.keras_ema),
                 )
-                for c in seeds
+                for r in seeds
             ]
             base = summarize(combine(runs), cfg.replace(attention=False), peak["gflops"])
             runs = [
                 logged(
                     "keras_fit_same",
-                    c,
-                    bench_keras_fit(store, vocab, c, convs, args.epochs, args.keras_ema, True),
+                    r,
+                    bench_keras_fit(store, vocab, cfg, r, convs, args.epochs, args.keras_ema, True),
                 )
-                for c in seeds
+                for r in seeds
             ]
             same = summarize(combine(runs), cfg, peak["gflops"])
         quality = same and time_to_quality(ours, same)
@@ -446,14 +452,14 @@ def main() -> None:
                     "embed": 128,
                     "lstm": 256,
                     "keras_batch_pairs": KERAS_BATCH,
-                    "batch_conversations": cfg.batch_size,
+                    "batch_conversations": run.batch_size,
                     "max_len": 20,
                 },
-                "bptt": cfg.bptt,
-                "batch_size": cfg.batch_size,
-                "weight_average": cfg.weight_average,
+                "bptt": run.bptt,
+                "batch_size": run.batch_size,
+                "weight_average": run.weight_average,
                 # Ours only; fraction_of_peak stays against the float32 peak.
-                "projection_dtype": projection_dtype(cfg).name,
+                "projection_dtype": projection_dtype(run).name,
                 "keras_ema": args.keras_ema,
                 "threads": {
                     "intra_op": os.environ.get("TF_NUM_INTRAOP_THREADS"),

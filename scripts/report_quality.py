@@ -34,51 +34,60 @@ ROOT = Path(__file__).resolve().parents[1]
 DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 
 
-def train_once(store, corpus: str, name: str, config, reporter) -> dict:
+def train_once(store, corpus: str, name: str, config, run, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
-    from chatbot.config import Config
+    from chatbot.checkpoint import ModelDir
     from chatbot.training.loop import train
 
-    folder = store.models_folder / name
+    folder = ModelDir(store.models_folder / name)
     if folder.exists():
         # The defaults may have changed since: then the cache is another recipe.
-        saved = Config.load(folder / "config.json").replace(epochs=config.epochs)
-        if saved != config:
-            changed = [
-                f.name for f in fields(config) if getattr(saved, f.name) != getattr(config, f.name)
-            ]
+        saved, _ = folder.load()
+        saved_run = folder.run_config().replace(epochs=run.epochs)
+        changed = [
+            f.name
+            for new, old in ((config, saved), (run, saved_run))
+            for f in fields(new)
+            if getattr(old, f.name) != getattr(new, f.name)
+        ]
+        if changed:
             sys.exit(
-                f"{folder} was trained with other settings ({', '.join(changed)}); "
+                f"{folder.path} was trained with other settings ({', '.join(changed)}); "
                 "delete the --workdir folder to retrain"
             )
         metrics = store.model(name).metrics
-        if metrics.get("status") != "training" and metrics.get("epochs", 0) >= config.epochs:
+        if metrics.get("status") != "training" and metrics.get("epochs", 0) >= run.epochs:
             return metrics
-        train(store, corpus, name, config, resume=True, reporter=reporter, epochs=config.epochs)
+        train(store, corpus, name, run=saved_run, resume=True, reporter=reporter)
     else:
-        train(store, corpus, name, config, reporter=reporter)
+        train(store, corpus, name, config, run, reporter=reporter)
     return store.model(name).metrics
+
+
+def settings(config, run) -> dict:
+    """Both configs as one dict, as results.json keeps them."""
+    return {**json.loads(config.to_json()), **json.loads(run.to_json())}
 
 
 def probe_experiment(store, workdir: Path, seed: int, reporter) -> dict:
     """A small model (the context test's sizes, default settings) trained on 600
     probes of every kind, scored per kind on 200 held-out ones."""
     from chatbot import Chatbot
-    from chatbot.config import Config
+    from chatbot.config import Config, RunConfig
     from chatbot.evaluation.probe import KINDS, probe_corpus
     from chatbot.evaluation.reports import probe_report
     from chatbot.ingest import ingest
 
-    config = Config(embed_dim=32, hidden_units=128, max_len=12, batch_size=32, epochs=40)
-    config = config.replace(seed=seed)
+    config = Config(embed_dim=32, hidden_units=128, max_len=12)
+    run = RunConfig(batch_size=32, epochs=40, seed=seed)
     mix = [c for i, k in enumerate(KINDS) for c in probe_corpus(600, seed + 1 + i, k)]
     path = workdir / "probe.jsonl"
     path.write_text("\n".join(json.dumps(c.to_json()) for c in mix))
     ingest(store, path, name="probe")
-    train_once(store, "probe", "probe", config, reporter)
+    train_once(store, "probe", "probe", config, run, reporter)
     bot = Chatbot.load("probe", db=store.path)
     kinds = {k: probe_report(bot, probe_corpus(200, seed + 99, k)) for k in KINDS}
-    return {"kinds": kinds, "config": json.loads(config.to_json())}
+    return {"kinds": kinds, "config": settings(config, run)}
 
 
 def chat_default_report(bot, store, seed: int) -> dict:
@@ -110,13 +119,14 @@ def progress(label: str, total: int):
 
 def run(args) -> dict:
     from chatbot import Chatbot
-    from chatbot.config import Config
+    from chatbot.config import Config, RunConfig
     from chatbot.evaluation.reports import corpus_report
     from chatbot.ingest import ingest
     from chatbot.progress import TqdmReporter
     from chatbot.store import Store
 
-    config = Config(epochs=args.epochs, seed=args.seed)  # the reference shape and defaults
+    config = Config()  # the reference shape and defaults
+    run_config = RunConfig(epochs=args.epochs, seed=args.seed)
     args.workdir.mkdir(parents=True, exist_ok=True)
     store = Store(args.workdir / "report.db")
     ingest(store, DAILYDIALOG, name="dd")
@@ -124,14 +134,14 @@ def run(args) -> dict:
     for name, remember in (("stateful", True), ("stateless", False)):
         started = time.perf_counter()
         cfg = config.replace(remember_state=remember)
-        metrics = train_once(store, "dd", name, cfg, TqdmReporter())
+        metrics = train_once(store, "dd", name, cfg, run_config, TqdmReporter())
         bot = Chatbot.load(name, db=store.path)
         report = corpus_report(bot, store, "dd", "test", baseline=remember, progress=progress)
         if remember:
             result["kneser_ney_trigram"] = report.pop("kneser_ney_trigram")
             result["chat_default"] = chat_default_report(bot, store, args.seed)
         result["models"][name] = {
-            "config": json.loads(cfg.to_json()),
+            "config": settings(cfg, run_config),
             "training": metrics,
             "hours": round((time.perf_counter() - started) / 3600, 2),
             **report,
@@ -303,16 +313,14 @@ def plot(result: dict, path: Path) -> bool:
 
 def schedule(config: dict) -> str:
     """The learning rate's schedule in words (`config` as results.json holds it)."""
-    from chatbot.config import ADDED_LATER
-
-    config = {**ADDED_LATER, **config}  # what a report from before a setting ran with
     if config["lr_decay"] == 1.0:
         return "constant"
-    patience = config["lr_patience"]
+    # A report from before the schedule had one setting may hold the retired three.
+    patience = config.get("lr_patience", 1)
     flat = "an epoch" if patience == 1 else f"{patience} epochs in a row"
-    start = int(config["lr_decay_start"] * config["epochs"])
+    start = int(config.get("lr_decay_start", 0.0) * config["epochs"])
     held = f", never in epochs 1-{start}" if start else ""
-    share = config["lr_floor"]
+    share = config.get("lr_floor", 0.0)
     floor = f", never below {share} of the starting rate" if share else ""
     return f"times {config['lr_decay']} after {flat} without improvement{held}{floor}"
 

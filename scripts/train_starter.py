@@ -37,8 +37,9 @@ RECALL_CONVERSATIONS, RECALL_SEED = 8000, 0
 CORPORA = ["chitchat", "recall", "chatterbot-english"]
 
 
-def config(epochs: int):
-    from chatbot.config import Config
+def settings(epochs: int):
+    """The starter's (Config, RunConfig)."""
+    from chatbot.config import Config, RunConfig
 
     # Sizes chosen to train in about an hour and a quarter on 2 CPU cores (3
     # epochs of ~20-25 minutes at ~2,100-2,300 target tokens/s): 13,000 words
@@ -49,14 +50,9 @@ def config(epochs: int):
     # what a user's `chatbot train` gets: 32 slots, and the user's words past rank
     # 500 read as slots (config.py, vocab.Slots), so names, towns, pets and jobs
     # the vocabulary knows are said back the way an unseen name is.
-    return Config(
-        embed_dim=64,
-        hidden_units=192,
-        vocab_size=13_000,
-        batch_size=32,
-        epochs=epochs,
-        seed=0,
-        chain=0.5,
+    return (
+        Config(embed_dim=64, hidden_units=192, vocab_size=13_000),
+        RunConfig(batch_size=32, epochs=epochs, seed=0, chain=0.5),
     )
 
 
@@ -140,14 +136,15 @@ def main() -> None:
         mix = Mix(store, CORPORA)
         folder = ModelDir(store.models_folder / "starter")
         resume = folder.checkpoint("last") is not None
+        config, run = settings(args.epochs)
         state = train(
             store,
             mix.name,
             "starter",
-            config(args.epochs),
+            None if resume else config,
+            folder.run_config().replace(epochs=args.epochs) if resume else run,
             resume=resume,
             reporter=TqdmReporter(),
-            epochs=args.epochs if resume else None,
             source=mix,
         )
         bot = Chatbot.load(store.models_folder / "starter")

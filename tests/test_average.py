@@ -14,12 +14,14 @@ from chatbot.training.loop import train  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 
-from .test_training import TINY  # noqa: E402
+from .test_training import RUN, TINY  # noqa: E402
 
 
-def trainer_for(store, corpus, config=TINY) -> Trainer:
+def trainer_for(store, corpus, run=RUN) -> Trainer:
+    config = TINY
     texts = (t for c in store.iter_conversations(corpus, "train") for t in c)
-    return Trainer(config, Vocab.build(texts, config.vocab_size, config.min_count, config.slots))
+    vocab = Vocab.build(texts, config.vocab_size, config.min_count, config.slots)
+    return Trainer(config, run, vocab)
 
 
 def values(variables) -> list[np.ndarray]:
@@ -27,7 +29,7 @@ def values(variables) -> list[np.ndarray]:
 
 
 def test_the_average_is_a_warmed_up_exponential_average_of_the_weights(store, corpus):
-    trainer = trainer_for(store, corpus, TINY.replace(weight_average=0.9))
+    trainer = trainer_for(store, corpus, RUN.replace(weight_average=0.9))
     expected = values(trainer.model.trainable_variables)
     state = trainer.zero_state()
     for w in list(trainer.train_streams(store, corpus, 0)[0])[:4]:
@@ -48,7 +50,7 @@ def test_the_average_is_a_warmed_up_exponential_average_of_the_weights(store, co
 
 
 def test_chat_loads_the_average_and_resume_keeps_the_raw_weights(store, corpus):
-    train(store, corpus, "m", TINY.replace(epochs=1))
+    train(store, corpus, "m", TINY, RUN.replace(epochs=1))
     prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
     chat = values(Chatbot.load("m", db=store.path).model.trainable_variables)
     reader = tf.train.load_checkpoint(prefix)
@@ -64,9 +66,9 @@ def test_chat_loads_the_average_and_resume_keeps_the_raw_weights(store, corpus):
 
 
 def test_without_averaging_chat_loads_the_raw_weights(store, corpus):
-    train(store, corpus, "m", TINY.replace(epochs=1, weight_average=0.0))
+    train(store, corpus, "m", TINY, RUN.replace(epochs=1, weight_average=0.0))
     prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
-    resumed = trainer_for(store, corpus, TINY.replace(weight_average=0.0))
+    resumed = trainer_for(store, corpus, RUN.replace(weight_average=0.0))
     resumed.restore(prefix)
     chat = values(Chatbot.load("m", db=store.path).model.trainable_variables)
     for c, r in zip(chat, values(resumed.model.trainable_variables), strict=True):

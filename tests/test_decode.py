@@ -107,8 +107,7 @@ def test_no_decoding_emits_unk_even_when_the_model_prefers_it():
     from chatbot.vocab import UNK_ID
 
     bot = Chatbot.load("starter")
-    tied = bot.config.tie_embeddings
-    bias = bot.model.output_bias if tied else bot.model.projection.bias
+    bias = bot.model.projection.bias
     bias.assign(tf.tensor_scatter_nd_update(bias, [[UNK_ID]], [100.0]))
     bot.observe("hello")
     for settings in (DecodeSettings(), DecodeSettings(beam=4), DecodeSettings(temperature=2.0)):

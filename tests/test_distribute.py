@@ -15,7 +15,7 @@ from chatbot import Chatbot  # noqa: E402
 from chatbot.errors import ConfigError  # noqa: E402
 from chatbot.training.distribute import Placement, localhost_tf_configs, share  # noqa: E402
 from chatbot.training.loop import train  # noqa: E402
-from tests.test_training import TINY  # noqa: E402
+from tests.test_training import RUN, TINY  # noqa: E402
 
 FLAGS = ["--embed-dim", "8", "--hidden-units", "16", "--vocab-size", "64", "--min-count", "1"]
 FLAGS += ["--max-len", "8", "--batch-size", "4", "--bptt", "2", "--seed", "7"]
@@ -31,8 +31,10 @@ def test_conversations_are_shared_whole_and_batches_split_evenly():
 
 
 def test_mirrored_strategy_follows_the_single_device_run(store, corpus):
-    single = train(store, corpus, "single", TINY)
-    mirrored = train(store, corpus, "mirrored", TINY, strategy=tf.distribute.MirroredStrategy())
+    single = train(store, corpus, "single", TINY, RUN)
+    mirrored = train(
+        store, corpus, "mirrored", TINY, RUN, strategy=tf.distribute.MirroredStrategy()
+    )
     for a, b in zip(single.history, mirrored.history, strict=True):
         assert a["train_ppl"] == pytest.approx(b["train_ppl"], rel=0.02)
         assert a["valid_ppl"] == pytest.approx(b["valid_ppl"], rel=0.02)
@@ -62,7 +64,7 @@ def two_workers(db, *args: str) -> list[subprocess.CompletedProcess]:
 def test_two_workers_on_localhost_train_resume_and_chat(store, corpus, db_path):
     """Two workers (batch 4 = 2 + 2 slots) follow the one-process trajectory within 5%;
     a resumed two-worker run continues it; the chief's model loads and chats."""
-    single = train(store, corpus, "single", TINY.replace(epochs=3))
+    single = train(store, corpus, "single", TINY, RUN.replace(epochs=3))
     base = ["--corpus", corpus, "--name", "mw", "--strategy", "multiworker", *FLAGS]
     first = two_workers(db_path, *base, "--epochs", "2")
     assert all("epoch 2: train ppl" in d.stdout for d in first)

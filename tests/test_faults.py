@@ -259,8 +259,8 @@ def _broken_copies(tmp_path: Path) -> dict[str, Path]:
     (copy("vocab-list") / "vocab.json").write_text('["a", "b"]')
     (copy("vocab-no-tokens") / "vocab.json").write_text('{"specials": []}')
     (copy("config-int") / "config.json").write_text("5")
-    cfg = copy("config-string-rate") / "config.json"
-    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "learning_rate": "fast"}))
+    cfg = copy("config-string-size") / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "hidden_units": "big"}))
     vocab = copy("vocab-size") / "vocab.json"
     v = json.loads(vocab.read_text())
     vocab.write_text(json.dumps({**v, "tokens": v["tokens"][:-5]}))

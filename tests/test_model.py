@@ -9,7 +9,7 @@ pytestmark = pytest.mark.tf
 
 tf = pytest.importorskip("tensorflow")
 
-from chatbot.config import Config  # noqa: E402
+from chatbot.config import Config, RunConfig  # noqa: E402
 from chatbot.corpora.base import Prompt  # noqa: E402
 from chatbot.exchanges import Exchange as X  # noqa: E402
 from chatbot.exchanges import encoded_conversations  # noqa: E402
@@ -19,17 +19,8 @@ from chatbot.training.streams import bucketed, windows  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402
 from tests.conftest import WORDS  # noqa: E402
 
-TINY = Config(
-    embed_dim=8,
-    hidden_units=16,
-    vocab_size=64,
-    min_count=1,
-    max_len=8,
-    batch_size=2,
-    bptt=4,
-    epochs=2,
-    seed=3,
-)
+TINY = Config(embed_dim=8, hidden_units=16, vocab_size=64, min_count=1, max_len=8)
+RUN = RunConfig(batch_size=2, bptt=4, epochs=2, seed=3)
 VOCAB = Vocab(WORDS)
 
 
@@ -55,10 +46,10 @@ def window_of(rows: list[list[tuple[str, str, bool]]], config: Config):
     return source, t_in, t_out, reset
 
 
-WITH_ATTENTION = TINY.replace(attention=True, tie_embeddings=True)
+WITHOUT_ATTENTION = TINY.replace(attention=False)
 
 
-@pytest.mark.parametrize("config", [TINY, WITH_ATTENTION], ids=["plain", "attention-tied"])
+@pytest.mark.parametrize("config", [WITHOUT_ATTENTION, TINY], ids=["plain", "attention"])
 def test_padding_changes_neither_state_nor_loss(config):
     model = Seq2Seq(config, len(VOCAB))
     model.build_weights()
@@ -80,16 +71,10 @@ def test_padding_changes_neither_state_nor_loss(config):
 
 
 @pytest.mark.parametrize("attention", [False, True])
-@pytest.mark.parametrize("tie, output_dim", [(False, 0), (False, 8), (True, 0)])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("embed", [8, 16])
-def test_config_counts_the_weights_keras_makes(attention, tie, output_dim, embed):
-    config = TINY.replace(
-        attention=attention,
-        tie_embeddings=tie,
-        embed_dim=embed,
-        num_layers=2,
-        output_dim=output_dim,
-    )
+def test_config_counts_the_weights_keras_makes(attention, cell, embed):
+    config = TINY.replace(attention=attention, cell=cell, embed_dim=embed, num_layers=2)
     model = Seq2Seq(config, config.vocab_size)
     model.build_weights()
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == config.parameters
@@ -97,8 +82,8 @@ def test_config_counts_the_weights_keras_makes(attention, tie, output_dim, embed
 
 def test_attention_reads_the_utterance_being_answered():
     """With attention, the reply's first word depends on the memory even when the
-    state is the same; the output layer is the embedding when tied."""
-    model = Seq2Seq(WITH_ATTENTION, len(VOCAB))
+    state is the same."""
+    model = Seq2Seq(TINY, len(VOCAB))
     model.build_weights()
     state = model.zero_state(1)
     start = tf.constant([[1]], tf.int32)
@@ -106,11 +91,10 @@ def test_attention_reads_the_utterance_being_answered():
     h1, _ = model.decode(start, state, m1)
     h2, _ = model.decode(start, state, m2)
     assert not np.allclose(h1, h2, atol=1e-6)
-    assert not any("output_projection" in w.path for w in model.weights)
 
 
 def test_row_reset_mid_batch_equals_that_conversation_alone():
-    trainer = Trainer(TINY, VOCAB)
+    trainer = Trainer(TINY, RUN, VOCAB)
     # Row 0 starts a new conversation at step 2 (reset); row 1 runs on undisturbed.
     mixed = window_of(
         [
@@ -148,7 +132,7 @@ def test_row_reset_mid_batch_equals_that_conversation_alone():
         ],
         TINY,
     )
-    two_steps = Trainer(TINY.replace(bptt=2), VOCAB)
+    two_steps = Trainer(TINY, RUN.replace(bptt=2), VOCAB)
     two_steps.model.set_weights(trainer.model.get_weights())
     _, _, state_alone = two_steps._forward(
         *(tf.constant(a[:, :2]) for a in alone), two_steps.zero_state()
@@ -158,8 +142,8 @@ def test_row_reset_mid_batch_equals_that_conversation_alone():
 
 
 def test_state_carried_across_windows_equals_one_long_pass():
-    long = Trainer(TINY.replace(bptt=4), VOCAB)
-    short = Trainer(TINY.replace(bptt=2), VOCAB)
+    long = Trainer(TINY, RUN.replace(bptt=4), VOCAB)
+    short = Trainer(TINY, RUN.replace(bptt=2), VOCAB)
     short.model.set_weights(long.model.get_weights())
     w = [
         tf.constant(a)
@@ -190,12 +174,12 @@ def test_state_carried_across_windows_equals_one_long_pass():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("config", [TINY, WITH_ATTENTION], ids=["plain", "attention-tied"])
+@pytest.mark.parametrize("config", [WITHOUT_ATTENTION, TINY], ids=["plain", "attention"])
 def test_a_window_equals_its_exchanges_run_one_by_one(config):
     """The trainer decodes a window's exchanges side by side, reading each utterance
     only up to its exchange's longest row: loss and state must equal running the
     exchanges in turn on the padded window."""
-    trainer = Trainer(config, VOCAB)
+    trainer = Trainer(config, RUN, VOCAB)
     window = [
         tf.constant(a)
         for a in window_of(
@@ -259,17 +243,17 @@ def test_bfloat16_projection_gives_nearly_the_float32_loss():
 def test_projection_dtype_follows_the_setting():
     from chatbot.training.steps import fast_bfloat16, projection_dtype
 
-    assert projection_dtype(TINY.replace(matmul_precision="float32")) == tf.float32
-    assert projection_dtype(TINY.replace(matmul_precision="bfloat16")) == tf.bfloat16
+    assert projection_dtype(RUN.replace(matmul_precision="float32")) == tf.float32
+    assert projection_dtype(RUN.replace(matmul_precision="bfloat16")) == tf.bfloat16
     auto = tf.bfloat16 if fast_bfloat16() else tf.float32
-    assert projection_dtype(TINY) == auto
+    assert projection_dtype(RUN) == auto
 
 
 def test_stateless_config_ignores_history():
-    trainer = Trainer(TINY.replace(remember_state=False), VOCAB)
+    trainer = Trainer(TINY.replace(remember_state=False), RUN, VOCAB)
     w1 = window_of([[("hi", "hello", True), ("how are you", "fine", False)]] * 2, TINY)
     w2 = window_of([[("nice day", "thanks", True), ("how are you", "fine", False)]] * 2, TINY)
-    t2 = Trainer(TINY.replace(remember_state=False, bptt=2), VOCAB)
+    t2 = Trainer(TINY.replace(remember_state=False), RUN.replace(bptt=2), VOCAB)
     t2.model.set_weights(trainer.model.get_weights())
     s1 = t2._forward(*map(tf.constant, w1), t2.zero_state())[2]
     s2 = t2._forward(*map(tf.constant, w2), t2.zero_state())[2]
@@ -326,7 +310,7 @@ def test_batches_group_conversations_by_exchange_count():
 
 def test_dropout_only_in_training_on_the_decoder_and_repeatable_from_its_seed():
     config = TINY.replace(dropout=0.5)
-    trainer = Trainer(config, VOCAB)
+    trainer = Trainer(config, RUN, VOCAB)
     w = [tf.constant(a) for a in window_of([[("hi", "hello how are you", True)] * 4] * 2, config)]
     seed = tf.constant([3, 11], tf.int64)
 
@@ -342,7 +326,7 @@ def test_dropout_only_in_training_on_the_decoder_and_repeatable_from_its_seed():
     # The encoder, which writes the conversation's memory, is never dropped.
     np.testing.assert_array_equal(noisy[1], clean[1])
     # Evaluation (no seed) is the model without dropout.
-    plain = Trainer(TINY, VOCAB)
+    plain = Trainer(TINY, RUN, VOCAB)
     plain.model.set_weights(trainer.model.get_weights())
     loss, _, state = plain._forward(*w, plain.zero_state())
     assert float(loss) == pytest.approx(clean[0])
@@ -378,7 +362,7 @@ def test_fused_adam_matches_keras_adam():
 def test_the_last_reply_reaches_back_to_the_first_utterance():
     """Whole-conversation backpropagation: the loss of exchange 4 alone has a
     gradient on the embedding of a word read only in exchange 1."""
-    trainer = Trainer(TINY, VOCAB)
+    trainer = Trainer(TINY, RUN, VOCAB)
     rows = [
         [("alice", "hello", True), ("how are you", "fine", False)]
         + [("nice day", "thanks", False), ("what is your name", "bob", False)]
@@ -389,14 +373,14 @@ def test_the_last_reply_reaches_back_to_the_first_utterance():
     names = [v.path for v in trainer.model.trainable_variables]
     embedding = tf.convert_to_tensor(grads[names.index("embedding/embeddings")])
     assert float(tf.norm(embedding[VOCAB.encode(["alice"])[0]])) > 0
-    stateless = Trainer(TINY.replace(remember_state=False), VOCAB)
+    stateless = Trainer(TINY.replace(remember_state=False), RUN, VOCAB)
     *_, grads = stateless.gradients(*only_last, stateless.zero_state())
     embedding = tf.convert_to_tensor(grads[names.index("embedding/embeddings")])
     assert float(tf.norm(embedding[VOCAB.encode(["alice"])[0]])) == 0
 
 
 def test_one_optimizer_step_per_window():
-    trainer = Trainer(TINY, VOCAB)
+    trainer = Trainer(TINY, RUN, VOCAB)
     w = window_of([[("hi", "hello", True)] * 4] * 2, TINY)
     trainer.compiled_step(*w, trainer.zero_state())
     trainer.compiled_step(*(a[:, :3] for a in w), trainer.zero_state())  # any number of steps
@@ -434,7 +418,7 @@ def test_encoder_gates_start_out_remembering_up_to_the_horizon():
 
 @pytest.mark.parametrize(
     "config",
-    [TINY.replace(num_layers=2), WITH_ATTENTION, TINY.replace(cell="gru", attention=True)],
+    [TINY.replace(num_layers=2), WITHOUT_ATTENTION, TINY.replace(cell="gru", attention=True)],
     ids=["lstm-2-layers", "lstm-attention", "gru-attention"],
 )
 def test_decode_step_equals_decode_of_one_word(config):
@@ -452,20 +436,3 @@ def test_decode_step_equals_decode_of_one_word(config):
     np.testing.assert_allclose(step_hidden, hidden[:, 0], rtol=1e-5, atol=1e-6)
     for got, want in zip(step_state, new_state, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-
-
-def test_output_dim_puts_a_bottleneck_before_the_vocabulary_layer():
-    """logits = (hidden B) W + b with B hidden x output_dim, in training and in the reply
-    loop's compiled form alike; a tied model refuses a width other than embed_dim."""
-    from chatbot.errors import ConfigError
-
-    model = Seq2Seq(TINY.replace(output_dim=4), len(VOCAB))
-    model.build_weights()
-    hidden = tf.constant(np.random.default_rng(0).normal(size=(3, 16)), tf.float32)
-    assert model.bottleneck.kernel.shape == (16, 4)
-    assert model.projection.kernel.shape == (4, len(VOCAB))
-    want = hidden @ model.bottleneck.kernel @ model.projection.kernel + model.projection.bias
-    for compiled in (False, True):
-        np.testing.assert_allclose(model.logits(hidden, compiled=compiled), want, rtol=1e-5)
-    with pytest.raises(ConfigError, match="output_dim"):
-        TINY.replace(tie_embeddings=True, output_dim=4)

@@ -88,12 +88,12 @@ def test_models_rm_removes_a_folder_left_by_a_run_killed_before_it_registered(ru
 @pytest.mark.parametrize("resume", [False, True])
 def test_a_run_stopped_before_its_first_checkpoint_starts_again(run, store, corpus, resume):
     from chatbot.checkpoint import ModelDir
-    from chatbot.config import Config
+    from chatbot.config import Config, RunConfig
     from chatbot.vocab import Vocab
 
     # What a kill before the first checkpoint leaves: the folder's config and vocabulary.
     ModelDir(store.models_folder / "m").create(
-        Config(embed_dim=8, hidden_units=8, epochs=1, min_count=1), Vocab(["hi"])
+        Config(embed_dim=8, hidden_units=8, min_count=1), Vocab(["hi"]), RunConfig(epochs=1)
     )
     args = ["train", "--corpus", corpus, "--name", "m"]
     result = run(*args, "--resume") if resume else run(*args, *SIZES)

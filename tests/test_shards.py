@@ -15,7 +15,7 @@ from chatbot.errors import UsageError  # noqa: E402
 from chatbot.text import tokenize  # noqa: E402
 from chatbot.training.loop import train  # noqa: E402
 from chatbot.training.shards import ShardCorpus, export_shards  # noqa: E402
-from tests.test_training import TINY  # noqa: E402
+from tests.test_training import RUN, TINY  # noqa: E402
 
 
 def test_shards_round_trip_in_the_original_order(store, corpus, tmp_path):
@@ -38,8 +38,8 @@ def test_shards_round_trip_in_the_original_order(store, corpus, tmp_path):
 
 def test_training_from_shards_equals_training_from_the_store(store, corpus, tmp_path):
     export_shards(store, corpus, tmp_path / "shards", shards=2)
-    from_store = train(store, corpus, "a", TINY)
-    from_shards = train(store, corpus, "b", TINY, source=ShardCorpus(tmp_path / "shards"))
+    from_store = train(store, corpus, "a", TINY, RUN)
+    from_shards = train(store, corpus, "b", TINY, RUN, source=ShardCorpus(tmp_path / "shards"))
     assert from_store.history == [
         {**h, "seconds": s["seconds"]}
         for h, s in zip(from_shards.history, from_store.history, strict=True)

@@ -12,20 +12,11 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
 from chatbot.checkpoint import ModelDir  # noqa: E402
-from chatbot.config import Config  # noqa: E402
+from chatbot.config import Config, RunConfig  # noqa: E402
 from chatbot.training.loop import train  # noqa: E402
 
-TINY = Config(
-    embed_dim=8,
-    hidden_units=16,
-    vocab_size=64,
-    min_count=1,
-    max_len=8,
-    batch_size=4,
-    bptt=2,
-    epochs=2,
-    seed=7,
-)
+TINY = Config(embed_dim=8, hidden_units=16, vocab_size=64, min_count=1, max_len=8)
+RUN = RunConfig(batch_size=4, bptt=2, epochs=2, seed=7)
 
 
 class CrashAfter:
@@ -66,7 +57,7 @@ class Counting:
 
 def test_after_an_epoch_the_progress_total_is_the_count_it_ran(store, corpus):
     counting = Counting()
-    state = train(store, corpus, "long", TINY.replace(bptt=1, epochs=3), reporter=counting)
+    state = train(store, corpus, "long", TINY, RUN.replace(bptt=1, epochs=3), reporter=counting)
     # bptt 1: every exchange is a window of its own, far more than the first guess
     assert counting.totals[0] < counting.windows[0]
     assert (
@@ -79,10 +70,12 @@ def weights_of(store, name):
 
 
 def test_training_writes_a_complete_model_folder_and_registers_it(store, corpus):
-    state = train(store, corpus, "m", TINY)
+    state = train(store, corpus, "m", TINY, RUN)
     folder = store.models_folder / "m"
     for part in (
         "config.json",
+        "run.json",
+        "checkpoints/best/run.json",
         "vocab.json",
         "checkpoints/best/ckpt.index",
         "checkpoints/last/train_state.json",
@@ -94,10 +87,11 @@ def test_training_writes_a_complete_model_folder_and_registers_it(store, corpus)
     info = store.model("m")
     assert info.corpus == "tiny" and info.metrics["best_valid_ppl"] == state.best_valid_ppl
     assert Config.load(folder / "config.json") == TINY
+    assert ModelDir(folder).run_config() == RUN
 
 
 def test_save_then_load_gives_identical_outputs(store, corpus):
-    train(store, corpus, "m", TINY)
+    train(store, corpus, "m", TINY, RUN)
     a, b = Chatbot.load("m", db=store.path), Chatbot.load(str(store.models_folder / "m"))
     for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
         np.testing.assert_array_equal(x, y)
@@ -109,21 +103,27 @@ def test_save_then_load_gives_identical_outputs(store, corpus):
 def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
     config = TINY  # with the default dropout: the masks must come back too
     assert config.dropout > 0
-    train(store, corpus, "straight", config)
+    train(store, corpus, "straight", config, RUN)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(
-            store, corpus, "crashed", config, reporter=CrashAfter(epoch=2, n=3), checkpoint_every=1
+            store,
+            corpus,
+            "crashed",
+            config,
+            RUN,
+            reporter=CrashAfter(epoch=2, n=3),
+            checkpoint_every=1,
         )
     saved = json.loads(
         (store.models_folder / "crashed" / "checkpoints/last/train_state.json").read_text()
     )
     assert (saved["epoch"], saved["cursor"]) == (1, 2)  # the crash came before window 3 was saved
-    state = train(store, corpus, "crashed", config, resume=True)
+    state = train(store, corpus, "crashed", resume=True)
     assert state.epoch == 2
     for x, y in zip(weights_of(store, "straight"), weights_of(store, "crashed"), strict=True):
         np.testing.assert_allclose(x, y, atol=1e-6)
     # and the training step really drew masks
-    train(store, corpus, "no-dropout", config.replace(dropout=0.0))
+    train(store, corpus, "no-dropout", config.replace(dropout=0.0), RUN)
     without = weights_of(store, "no-dropout")
     assert any(
         not np.allclose(x, y, atol=1e-4)
@@ -132,16 +132,16 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(store, corpus):
 
 
 def test_checkpoint_left_half_written_falls_back_to_the_previous_one(store, corpus):
-    train(store, corpus, "m", TINY)
+    train(store, corpus, "m", TINY, RUN)
     ckpts = store.models_folder / "m" / "checkpoints"
     (ckpts / "last").rename(ckpts / "last.old")  # a crash between the two renames
     (ckpts / "last.tmp").mkdir()  # and a half-written new one
     assert ModelDir(store.models_folder / "m").checkpoint("last") == ckpts / "last.old"
-    assert train(store, corpus, "m", TINY.replace(epochs=3), resume=True, epochs=3).epoch == 3
+    assert train(store, corpus, "m", run=RUN.replace(epochs=3), resume=True).epoch == 3
 
 
 def test_chatbot_state_api(store, corpus):
-    train(store, corpus, "m", TINY)
+    train(store, corpus, "m", TINY, RUN)
     bot = Chatbot.load("m", db=store.path)
     zero = [s.numpy() for s in bot.state]
     bot.observe("hello how are you")
@@ -157,7 +157,9 @@ def test_chatbot_state_api(store, corpus):
     assert isinstance(bot.respond("zzz-not-in-vocab"), str)
 
 
-def test_cli_train_models_and_errors(run, corpus):
+def test_cli_train_models_and_errors(run, corpus, db_path):
+    from chatbot.store import Store
+
     args = [
         "train",
         "--corpus",
@@ -202,7 +204,18 @@ def test_cli_train_models_and_errors(run, corpus):
     resumed = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--epochs", "2")
     assert resumed.exit_code == 0 and "epoch 2: train ppl" in resumed.output
     refused = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--hidden-units", "8")
-    assert refused.exit_code == 2 and "only --epochs may change" in refused.output
+    assert refused.exit_code == 2 and "leave out --hidden-units" in refused.output
+    other_batch = run("train", "--corpus", corpus, "--name", "cli", "--resume", "--batch-size", "2")
+    assert other_batch.exit_code == 2 and "--batch-size 4" in other_batch.output
+    faster = run(
+        "train", "--corpus", corpus, "--name", "cli", "--resume", "--epochs", "3",
+        "--learning-rate", "0.001",
+    )  # fmt: skip
+    assert faster.exit_code == 0, faster.output
+    with Store(db_path) as store:
+        folder = ModelDir(store.model("cli").path)
+        assert folder.run_config().learning_rate == 0.001
+        assert store.model("cli").metrics["history"][-1]["learning_rate"] == pytest.approx(0.001)
 
 
 def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, corpus):
@@ -212,12 +225,12 @@ def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, cor
     from chatbot.progress import perplexity
     from chatbot.training.steps import Trainer
 
-    train(store, corpus, "m", TINY)
+    train(store, corpus, "m", TINY, RUN)
     bot = Chatbot.load("m", db=store.path)
     convs, _ = split_conversations(store, corpus, "train", bot.vocab, TINY.max_len)
     report = ablation_report(bot, convs)
     for condition, remember in (("carried", True), ("reset", False)):
-        trainer = Trainer(TINY.replace(remember_state=remember), bot.vocab)
+        trainer = Trainer(TINY.replace(remember_state=remember), RUN, bot.vocab)
         trainer.model.set_weights(bot.model.get_weights())
         expected = perplexity(*trainer.evaluate(store, corpus, "train"))
         assert report[condition]["perplexity"] == pytest.approx(expected, rel=1e-4)
@@ -229,7 +242,7 @@ def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, cor
 
 
 def test_cli_eval_reports_every_measure(run, store, corpus):
-    train(store, corpus, "m", TINY)
+    train(store, corpus, "m", TINY, RUN)
     result = run("eval", "--model", "m", "--split", "train", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -276,42 +289,24 @@ def test_a_run_in_progress_is_listed_with_its_finished_epochs(store, corpus, mon
         return 100.0 - len(listed), 50
 
     monkeypatch.setattr(Trainer, "evaluate", evaluate)
-    train(store, corpus, "m", TINY.replace(epochs=2))
+    train(store, corpus, "m", TINY, RUN.replace(epochs=2))
     assert [(m["status"], m["epochs"]) for m in listed] == [("training", 0), ("training", 1)]
     assert listed[1]["best_valid_ppl"] is not None
     done = store.model("m").metrics
     assert (done["epochs"], done["stopped"], "status" in done) == (2, "finished 2 epochs", False)
 
 
-@pytest.mark.parametrize(
-    "lr_patience, lr_decay_start, lr_floor, rates",
-    [
-        (1, 0.0, 0.0, [0.01, 0.01, 0.005, 0.0025, 0.00125, 0.000625]),  # after every worse epoch
-        (2, 0.0, 0.0, [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]),  # every second one in a row
-        (1, 0.5, 0.0, [0.01, 0.01, 0.01, 0.005, 0.0025, 0.00125]),  # not in epochs 1-2 of 5
-        (1, 0.0, 0.3, [0.01, 0.01, 0.005, 0.003, 0.003, 0.003]),  # never below 0.3 x 0.01
-    ],
-)
-def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(
-    store, corpus, monkeypatch, lr_patience, lr_decay_start, lr_floor, rates
-):
+def test_learning_rate_decays_on_a_plateau_and_is_checkpointed(store, corpus, monkeypatch):
     from chatbot.training.steps import Trainer
 
     valid_losses = iter([100.0, 120.0, 130.0, 125.0, 140.0])  # better, then worse 4 times
     monkeypatch.setattr(Trainer, "evaluate", lambda self, *args: (next(valid_losses), 50))
-    config = TINY.replace(
-        epochs=5,
-        patience=10,
-        learning_rate=0.01,
-        lr_decay=0.5,
-        lr_patience=lr_patience,
-        lr_decay_start=lr_decay_start,
-        lr_floor=lr_floor,
-    )
-    state = train(store, corpus, "m", config)
+    run = RUN.replace(epochs=5, patience=10, learning_rate=0.01, lr_decay=0.5)
+    rates = [0.01, 0.01, 0.005, 0.0025, 0.00125, 0.000625]  # halved after every worse epoch
+    state = train(store, corpus, "m", TINY, run)
     # each epoch's rate, then the one after the last epoch's decay, as checkpointed
     assert [h["learning_rate"] for h in state.history] == pytest.approx(rates[:-1])
     prefix, _ = ModelDir(store.models_folder / "m").read_state("last")
-    trainer = Trainer(config, Chatbot.load("m", db=store.path).vocab)
+    trainer = Trainer(TINY, run, Chatbot.load("m", db=store.path).vocab)
     trainer.restore(prefix)
     assert float(trainer.optimizer.learning_rate) == pytest.approx(rates[-1])

@@ -13,14 +13,15 @@ from .app import _print_table, cli, db_option, open_store
 
 
 def config_options(f: Any) -> Any:
-    """One flag per Config field (`embed_dim` -> `--embed-dim`), help from the field."""
+    """One flag per Config and RunConfig field (`embed_dim` -> `--embed-dim`), help
+    from the field."""
     import dataclasses
 
-    from ..config import PRECISIONS, Config
+    from ..config import PRECISIONS, Config, RunConfig
 
     types = {"int": int, "float": float}
     choices = {"cell": ("lstm", "gru"), "matmul_precision": PRECISIONS}
-    for fld in reversed(dataclasses.fields(Config)):
+    for fld in reversed(dataclasses.fields(Config) + dataclasses.fields(RunConfig)):
         flag, help_text = (
             fld.name.replace("_", "-"),
             f"{fld.metadata['help']} [default: {fld.default}]",
@@ -80,20 +81,30 @@ def train(
       TF_CONFIG=... chatbot train --corpus dd --strategy multiworker   # on each machine
       chatbot train --shards shards/dd --name dd       # from `chatbot export-shards`
     """
+    import dataclasses
+
     from .._tf import prefer_parallel_ops
-    from ..config import Config
+    from ..config import Config, RunConfig
     from ..ingest import check_name
 
     if bool(corpora) == (shards is not None):
         raise click.UsageError("give --corpus NAME or --shards FOLDER (one of them)")
     chosen = {k: v for k, v in config_flags.items() if v is not None}
-    if resume and set(chosen) - {"epochs"}:
+    run_names = {f.name for f in dataclasses.fields(RunConfig)}
+    sizes = sorted(set(chosen) - run_names)
+    if resume and sizes:
+        flags = ", ".join("--" + n.replace("_", "-") for n in sizes)
         raise click.UsageError(
-            "--resume continues with the saved settings; only --epochs may change"
+            f"--resume keeps the model's own settings; leave out {flags} (only run "
+            "settings such as --epochs or --learning-rate may change)"
         )
-    config = Config(**chosen)  # a bad value is a usage error before TensorFlow starts
+    # A bad value is a usage error before TensorFlow starts.
+    config = Config(**{k: v for k, v in chosen.items() if k not in run_names})
+    run_flags = {k: v for k, v in chosen.items() if k in run_names}
+    run = RunConfig(**run_flags)
     prefer_parallel_ops()  # before TensorFlow starts (the next imports start it)
     from ..training.distribute import make_strategy
+    from ..training.loop import saved_run
     from ..training.loop import train as run_train
 
     distribution = make_strategy(strategy)  # before any other TensorFlow work
@@ -112,15 +123,17 @@ def train(
 
             source = Mix(store, list(corpora))
             corpus = source.name
+        if resume:  # the saved run settings, with the ones given changed
+            run = saved_run(store, name).replace(**run_flags)
         state = run_train(
             store,
             corpus,
             name,
-            config,
-            resume,
-            TqdmReporter(),
-            tensorboard,
-            epochs=chosen.get("epochs"),
+            None if resume else config,
+            run,
+            resume=resume,
+            reporter=TqdmReporter(),
+            tensorboard=tensorboard,
             strategy=distribution,
             source=source,
         )

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._tf import keras, tf
 from ..checkpoint import ModelDir
-from ..config import Config
+from ..config import Config, RunConfig
 from ..exchanges import encoded_conversations
 from ..model import Seq2Seq, State, derive_noise, masked_loss_sum
 from ..vocab import Vocab
@@ -35,31 +35,32 @@ class Trainer:
     def __init__(
         self,
         config: Config,
+        run: RunConfig,
         vocab: Vocab,
         strategy: tf.distribute.Strategy | None = None,
     ):
-        keras.utils.set_random_seed(config.seed)
+        keras.utils.set_random_seed(run.seed)
         tf.config.experimental.enable_op_determinism()  # resume must reproduce a run
         # One device is TensorFlow's default strategy: one replica, one code path.
         strategy = strategy or tf.distribute.get_strategy()
         default = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
-        self.config, self.vocab, self.strategy = config, vocab, strategy
+        self.config, self.run, self.vocab, self.strategy = config, run, vocab, strategy
         self.placement = Placement.of(strategy)
-        self.projection_dtype = projection_dtype(config)
-        self.local_batch = self.placement.check(config.batch_size)
+        self.projection_dtype = projection_dtype(run)
+        self.local_batch = self.placement.check(run.batch_size)
         with strategy.scope():
             self.model = Seq2Seq(config, len(vocab))
             self.model.build_weights()
             # Clipping is done in the step, on the gradient summed over replicas.
-            self.optimizer = FusedAdam(config.learning_rate)
+            self.optimizer = FusedAdam(run.learning_rate)
             self.optimizer.build(self.model.trainable_variables)
-            b, h = config.batch_size, config.hidden_units
+            b, h = run.batch_size, config.hidden_units
             # Checkpointed copies of the carried state of all slots (the steps pass tensors).
             self.carried = [
                 tf.Variable(tf.zeros([b, h]), trainable=False) for _ in range(config.state_size)
             ]
             # Validation, the best checkpoint and chat use this average.
-            self.average = WeightAverage(self.model.trainable_variables, config.weight_average)
+            self.average = WeightAverage(self.model.trainable_variables, run.weight_average)
         self.checkpoint = tf.train.Checkpoint(
             model=self.model.checkpointable(),
             optimizer=self.optimizer,
@@ -82,9 +83,7 @@ class Trainer:
             reduce_retracing=True,
         )
         self.gather = tf.function(
-            lambda state: strategy.run(
-                gather_rows, args=(state, self.local_batch, config.batch_size)
-            )
+            lambda state: strategy.run(gather_rows, args=(state, self.local_batch, run.batch_size))
         )
 
     def _forward(self, source, target_in, target_out, reset, state: State, noise=None):
@@ -139,7 +138,7 @@ class Trainer:
         """This replica's window: one optimizer step (all replicas step together)."""
         # Dropout masks depend on (seed, step) alone, so a resumed run repeats them.
         noise = tf.stack(
-            [tf.constant(self.config.seed, tf.int64), tf.cast(self.optimizer.iterations, tf.int64)]
+            [tf.constant(self.run.seed, tf.int64), tf.cast(self.optimizer.iterations, tf.int64)]
         )
         loss_sum, tokens, state, grads = self.gradients(
             source, target_in, target_out, reset, state, noise
@@ -176,7 +175,7 @@ class Trainer:
         # seen twice in a batch as two entries, not one.
         grads = [tf.convert_to_tensor(g) for g in grads]
         grads = tf.distribute.get_replica_context().all_reduce("sum", grads)
-        grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
+        grads, _ = tf.clip_by_global_norm(grads, self.run.clip_norm)
         # Keras sums the replicas' gradients once more (one replica: no change).
         grads = [g / self.placement.replicas for g in grads]
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
@@ -201,15 +200,15 @@ class Trainer:
         self, store: ConversationSource, corpus: str, epoch: int
     ) -> list[Iterator[Window]]:
         """One window stream per local replica, over that replica's share of conversations."""
-        c, p = self.config, self.placement
+        c, r, p = self.config, self.run, self.placement
         streams = []
         for replica in p.local_ids:
             texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
             convs = encoded_conversations(texts, self.vocab, c.max_len, c.slot_rank)
-            key = [c.seed, epoch] if p.replicas == 1 else [c.seed, epoch, replica]
+            key = [r.seed, epoch] if p.replicas == 1 else [r.seed, epoch, replica]
             rng = np.random.default_rng(key)
             batches = bucketed(convs, self.local_batch, rng)
-            streams.append(windows(batches, self.local_batch, c.bptt, c.chain, rng))
+            streams.append(windows(batches, self.local_batch, r.bptt, r.chain, rng))
         return streams
 
     def eval_stream(self, store: ConversationSource, corpus: str, split: str) -> Iterator[Window]:
@@ -218,15 +217,16 @@ class Trainer:
         convs = encoded_conversations(
             store.iter_conversations(corpus, split), self.vocab, c.max_len, c.slot_rank
         )
-        rng = np.random.default_rng([c.seed, 0])
-        return windows(bucketed(convs, c.batch_size, rng), c.batch_size, c.bptt)
+        r = self.run
+        rng = np.random.default_rng([r.seed, 0])
+        return windows(bucketed(convs, r.batch_size, rng), r.batch_size, r.bptt)
 
     def evaluate(
         self, store: ConversationSource, corpus: str, split: str = "valid"
     ) -> tuple[float, int]:
         """(summed loss, tokens) over a split, state carried as in training (every worker
         measures the whole split, so all take the same early-stopping decision)."""
-        state, loss_sum, tokens = self.model.zero_state(self.config.batch_size), 0.0, 0
+        state, loss_sum, tokens = self.model.zero_state(self.run.batch_size), 0.0, 0
         for w in self.eval_stream(store, corpus, split):
             step_loss, step_tokens, state = self.eval_step(
                 w.source, w.target_in, w.target_out, w.reset, state
@@ -266,11 +266,11 @@ def _rows(x: tf.Tensor, batch_major: bool = False) -> tf.Tensor:
     return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
 
 
-def projection_dtype(config: Config) -> tf.DType:
+def projection_dtype(run: RunConfig) -> tf.DType:
     """The dtype the vocabulary projection's matmuls take in training (config.py)."""
-    if config.matmul_precision == "auto":
+    if run.matmul_precision == "auto":
         return tf.bfloat16 if fast_bfloat16() else tf.float32
-    return getattr(tf, config.matmul_precision)
+    return getattr(tf, run.matmul_precision)
 
 
 def fast_bfloat16() -> bool:
