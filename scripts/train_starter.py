@@ -80,11 +80,12 @@ def export_folder(folder: Path) -> None:
     from chatbot.checkpoint import ModelDir
     from chatbot.training.checkpoints import TrainState
 
-    _, saved = ModelDir(folder).read_state("best")
-    export(Chatbot.load(folder), TrainState(**saved), OUT)
+    model_dir = ModelDir(folder)
+    _, saved = model_dir.read_state("best")
+    export(Chatbot.load(folder), model_dir.run_config(), TrainState(**saved), OUT)
 
 
-def export(bot, state, out: Path) -> None:
+def export(bot, run, state, out: Path) -> None:
     import tensorflow as tf
 
     from chatbot.checkpoint import ModelDir
@@ -92,10 +93,10 @@ def export(bot, state, out: Path) -> None:
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     # decoding.json goes too: it was measured for the weights it came with (the
     # model card says how the starter's was chosen).
-    for name in ("config.json", "vocab.json", "decoding.json"):
+    for name in ("config.json", "run.json", "vocab.json", "decoding.json"):
         (out / name).unlink(missing_ok=True)
     model_dir = ModelDir(out)
-    model_dir.create(bot.config, bot.vocab)
+    model_dir.create(bot.config, bot.vocab, run)
     weights_only = tf.train.Checkpoint(model=bot.model.checkpointable())
     metrics = {
         "corpora": "chitchat (chitchat-dataset, MIT) + recall (generated, "
@@ -149,7 +150,7 @@ def main() -> None:
         )
         bot = Chatbot.load(store.models_folder / "starter")
     if not args.no_export:
-        export(bot, state, OUT)
+        export(bot, folder.run_config(), state, OUT)
     size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     summary = {"best_valid_ppl": round(state.best_valid_ppl, 2), "epochs": state.epoch}
     print(json.dumps({**summary, "size_mb": round(size / 1e6, 2)}, indent=1))
