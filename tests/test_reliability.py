@@ -205,3 +205,31 @@ def test_a_database_in_a_folder_that_cannot_be_written_is_listed_and_never_writt
     assert after_ingest.startswith("1")  # the ingest is refused
     assert "is read-only (its folder cannot be written); nothing was stored" in done.stderr
     assert run("corpora").output.count("\n") == 2  # s alone: t never landed
+
+
+def test_the_training_memory_estimate_grows_with_each_size():
+    from chatbot.config import Config, RunConfig
+    from chatbot.training.budget import window_bytes
+
+    config, run = Config(hidden_units=16), RunConfig(batch_size=512)
+    base = window_bytes(config, run, 2000, 34)
+    # Within 10% of the peak measured for these sizes on DailyDialog (2.77 GB).
+    assert 2.5e9 < base < 3.05e9
+    assert window_bytes(config, run.replace(batch_size=1024), 2000, 34) > base
+    assert window_bytes(config, run, 4000, 34) > base
+    assert window_bytes(config.replace(hidden_units=128), run, 2000, 34) > base
+    assert window_bytes(config, run, 2000, 5) < base  # short conversations: short windows
+    assert window_bytes(config, run.replace(bptt=5), 2000, 34) == window_bytes(config, run, 2000, 5)
+
+
+@pytest.mark.tf
+def test_a_batch_too_large_for_the_memory_is_one_line_before_training(run, corpus, monkeypatch):
+    from chatbot.training import budget
+
+    monkeypatch.setattr(budget, "available_bytes", lambda: 2e9)
+    result = run("train", "--corpus", corpus, "--name", "big", *SIZES, "--batch-size", "65536")
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert "--batch-size 65536" in line and "2.0 GB free" in line and "\n" not in line
+    assert run("models").output.count("big") == 0  # nothing was created
+    assert run("train", "--corpus", corpus, "--name", "small", *SIZES).exit_code == 0

@@ -13,7 +13,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
@@ -28,6 +28,7 @@ from ..model import State
 from ..progress import Reporter, Silent, perplexity
 from ..store import Store
 from ..vocab import SPECIALS, Vocab
+from . import budget
 from .checkpoints import TrainState
 from .distribute import Placement, any_left, empty_window
 from .mix import Mix
@@ -171,13 +172,21 @@ def _start(
         raise StoreError(
             f"corpus {corpus!r} has no training conversations of two or more utterances"
         )
-    texts = (t for conv in data.iter_conversations(corpus, "train") for t in conv)
-    vocab = Vocab.build(texts, config.vocab_size, config.min_count, config.slots)
+    longest = 0  # exchanges of the longest conversation: the longest window
+
+    def texts() -> Iterator[str]:
+        nonlocal longest
+        for conv in data.iter_conversations(corpus, "train"):
+            longest = max(longest, len(conv) - 1)
+            yield from conv
+
+    vocab = Vocab.build(texts(), config.vocab_size, config.min_count, config.slots)
     if len(vocab) == len(SPECIALS) + config.slots:  # nothing to learn: NaN perplexity
         raise StoreError(
             f"corpus {corpus!r} has no words seen {config.min_count} or more times in its "
             "training split; ingest a corpus with text (or lower --min-count)"
         )
+    budget.check_window_fits(config, run, len(vocab), longest, budget.available_bytes())
     if Placement.of(strategy).is_chief:
         model_dir.create(config, vocab, run)
     trainer = Trainer(config, run, vocab, strategy)
