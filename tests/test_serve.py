@@ -327,3 +327,35 @@ def test_with_an_api_key_every_request_but_the_page_needs_it(bot, db_path):
         assert client.post("/v1/chat/completions", json=messages, headers=right).status_code == 200
     finally:
         app.state.worker.close()
+
+
+@pytest.mark.faults
+def test_hostile_requests_are_refused_and_memory_stays_bounded(bot, db_path):
+    """A 10 MB body sent in chunks (no length declared), a history of the most
+    messages allowed, each as long as allowed, and many such requests: each gets
+    its answer, and the server's peak memory hardly moves."""
+    import resource
+
+    import httpx2
+
+    def chunks():
+        for _ in range(10):
+            yield b" " * 1_000_000
+
+    longest = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": "word " * 180}
+        for i in range(999)
+    ]
+    with live(bot, db_path) as (url, _):
+        complete_url = f"{url}/v1/chat/completions"
+        hello = {"messages": [{"role": "user", "content": "hi"}]}
+        ok = httpx2.post(complete_url, json=hello, timeout=120)  # the first compiles
+        assert ok.status_code == 200
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(3):
+            big = httpx2.post(complete_url, content=chunks(), timeout=60)
+            assert big.status_code == 400 and "over 1,000,000 bytes" in big.text
+            many = httpx2.post(complete_url, json={"messages": longest}, timeout=120)
+            assert many.status_code == 200, many.text
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, f"peak memory grew {grown_mb:.0f} MB"
