@@ -15,12 +15,12 @@ import copy
 from pathlib import Path
 
 from ._tf import tf
-from .checkpoint import STARTER, ModelDir
 from .config import Config
 from .decode import CHAT_DEFAULT, Decoder, DecodeSettings
+from .encoding import encode_utterance
 from .errors import ChatbotError, ModelError
-from .exchanges import encode_utterance
 from .model import Memory, Seq2Seq, State, row_losses
+from .model_folder import STARTER, ModelDir
 from .store import Store
 from .text import detokenize
 from .vocab import END_ID, START_ID, Slots, Vocab

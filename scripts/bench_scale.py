@@ -70,8 +70,8 @@ def train(db: Path, name: str, workers: int) -> tuple[float, int]:
 
 
 def target_tokens(db: Path, name: str) -> int:
-    from chatbot.checkpoint import ModelDir
-    from chatbot.exchanges import encoded_conversations
+    from chatbot.encoding import encoded_conversations
+    from chatbot.model_folder import ModelDir
     from chatbot.store import Store
 
     with Store(db) as store:

@@ -131,7 +131,7 @@ def ingest_dailydialog(db: Path):
 
 
 def training_conversations(store, vocab, cfg, limit):
-    from chatbot.exchanges import encoded_conversations
+    from chatbot.encoding import encoded_conversations
 
     convs = encoded_conversations(store.iter_conversations("dd", "train"), vocab, cfg.max_len)
     return list(islice(convs, limit))
@@ -218,7 +218,7 @@ def bench_keras_fit(store, vocab, cfg, run, convs, epochs, ema: float = 0.0, sam
     import keras
     import numpy as np
 
-    from chatbot.exchanges import encoded_conversations
+    from chatbot.encoding import encoded_conversations
     from chatbot.vocab import END_ID, START_ID
 
     def arrays(conversations):

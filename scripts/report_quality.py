@@ -36,7 +36,7 @@ DAILYDIALOG = ROOT.parent / "shared" / "corpora" / "dailydialog"
 
 def train_once(store, corpus: str, name: str, config, run, reporter) -> dict:
     """Train `name` unless a finished one is in the store; resume an unfinished one."""
-    from chatbot.checkpoint import ModelDir
+    from chatbot.model_folder import ModelDir
     from chatbot.training.loop import train
 
     folder = ModelDir(store.models_folder / name)

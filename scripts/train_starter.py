@@ -77,8 +77,8 @@ def ingest_all(store, work: Path) -> None:
 def export_folder(folder: Path) -> None:
     """The best checkpoint of `folder` as the starter, with the metrics it has so far."""
     from chatbot import Chatbot
-    from chatbot.checkpoint import ModelDir
-    from chatbot.training.checkpoints import TrainState
+    from chatbot.model_folder import ModelDir
+    from chatbot.training.train_state import TrainState
 
     model_dir = ModelDir(folder)
     _, saved = model_dir.read_state("best")
@@ -88,7 +88,7 @@ def export_folder(folder: Path) -> None:
 def export(bot, run, state, out: Path) -> None:
     import tensorflow as tf
 
-    from chatbot.checkpoint import ModelDir
+    from chatbot.model_folder import ModelDir
 
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     # decoding.json goes too: it was measured for the weights it came with (the
@@ -125,7 +125,7 @@ def main() -> None:
         return
 
     from chatbot import Chatbot
-    from chatbot.checkpoint import ModelDir
+    from chatbot.model_folder import ModelDir
     from chatbot.progress import TqdmReporter
     from chatbot.store import Store
     from chatbot.training.loop import train

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.checkpoint import ModelDir  # noqa: E402
+from chatbot.model_folder import ModelDir  # noqa: E402
 from chatbot.training.loop import train  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.vocab import Vocab  # noqa: E402

@@ -14,7 +14,7 @@ from prompt_toolkit.input import create_pipe_input  # noqa: E402
 from prompt_toolkit.output import DummyOutput  # noqa: E402
 
 from chatbot import Chatbot, repl  # noqa: E402
-from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.model_folder import STARTER  # noqa: E402
 from chatbot.session import Session  # noqa: E402
 from chatbot.store import Store  # noqa: E402
 
@@ -170,7 +170,7 @@ def test_two_chats_on_one_database_keep_all_their_turns(db_path):
     import sys
 
     script = (
-        "import sys\nfrom chatbot import Chatbot\nfrom chatbot.checkpoint import STARTER\nfrom chatbot.session import Session\n"
+        "import sys\nfrom chatbot import Chatbot\nfrom chatbot.model_folder import STARTER\nfrom chatbot.session import Session\n"
         "from chatbot.store import Store\nstore = Store(sys.argv[1])\ns = Session(Chatbot.load(STARTER), store, 'starter')\n"
         "for i in range(15):\n    s.respond(f'hello {i}')\n"
     )

@@ -86,7 +86,7 @@ def test_an_old_model_folder_loads_its_model_and_run_settings(tmp_path):
 
 
 def test_the_shipped_starter_loads():
-    from chatbot.checkpoint import STARTER, ModelDir
+    from chatbot.model_folder import STARTER, ModelDir
 
     config, vocab = ModelDir(STARTER).load()
     assert len(vocab) == config.vocab_size

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.model_folder import STARTER  # noqa: E402
 
 
 @pytest.fixture(scope="module")

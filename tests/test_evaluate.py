@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chatbot.encoding import Exchange
 from chatbot.evaluation.kneser_ney import KneserNeyTrigram, reply_trigrams
 from chatbot.evaluation.reply_metrics import reply_metrics, unigram_f1
 from chatbot.evaluation.reports import split_conversations
-from chatbot.exchanges import Exchange
 from chatbot.vocab import END_ID, START_ID, Vocab
 
 nltk_lm = pytest.importorskip("nltk.lm")

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.checkpoint import ModelDir
 from chatbot.corpora import Problems, chatterbot, jsonl, plaintext
 from chatbot.errors import ChatbotError, ModelError
 from chatbot.files import exclusive_lock
+from chatbot.model_folder import ModelDir
 
 from .conftest import write
 
@@ -243,7 +243,7 @@ def test_a_model_folder_is_trained_by_one_process_at_a_time(tmp_path):
 
 
 def _broken_copies(tmp_path: Path) -> dict[str, Path]:
-    from chatbot.checkpoint import STARTER
+    from chatbot.model_folder import STARTER
 
     cases = {}
 

@@ -11,8 +11,8 @@ tf = pytest.importorskip("tensorflow")
 
 from chatbot.config import Config, RunConfig  # noqa: E402
 from chatbot.corpora.base import Prompt  # noqa: E402
-from chatbot.exchanges import Exchange as X  # noqa: E402
-from chatbot.exchanges import encoded_conversations  # noqa: E402
+from chatbot.encoding import Exchange as X  # noqa: E402
+from chatbot.encoding import encoded_conversations  # noqa: E402
 from chatbot.model import Seq2Seq, cross_entropy, masked_loss_sum  # noqa: E402
 from chatbot.training.steps import Trainer  # noqa: E402
 from chatbot.training.streams import bucketed, windows  # noqa: E402

@@ -87,8 +87,8 @@ def test_models_rm_removes_a_folder_left_by_a_run_killed_before_it_registered(ru
 @pytest.mark.tf
 @pytest.mark.parametrize("resume", [False, True])
 def test_a_run_stopped_before_its_first_checkpoint_starts_again(run, store, corpus, resume):
-    from chatbot.checkpoint import ModelDir
     from chatbot.config import Config, RunConfig
+    from chatbot.model_folder import ModelDir
     from chatbot.vocab import Vocab
 
     # What a kill before the first checkpoint leaves: the folder's config and vocabulary.

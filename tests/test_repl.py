@@ -16,7 +16,7 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot, repl  # noqa: E402
-from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.model_folder import STARTER  # noqa: E402
 from chatbot.replay import replay_turns  # noqa: E402
 from chatbot.session import Session  # noqa: E402
 from chatbot.store import Store  # noqa: E402
@@ -181,9 +181,9 @@ def test_a_model_chats_with_its_own_measured_decoding_or_the_default(tmp_path):
     import shutil
 
     from chatbot import Chatbot
-    from chatbot.checkpoint import STARTER
     from chatbot.decode import CHAT_DEFAULT
     from chatbot.errors import ModelError
+    from chatbot.model_folder import STARTER
 
     assert Chatbot.load("starter").chat_decoding == json.loads(
         (STARTER / "decoding.json").read_text()
@@ -216,7 +216,7 @@ def test_chat_cli_samples_by_default_and_resume_announces_the_settings(db_path):
         return proc.stdout
 
     # The starter decodes a new chat as its decoding.json says.
-    from chatbot.checkpoint import STARTER
+    from chatbot.model_folder import STARTER
 
     measured = json.loads((STARTER / "decoding.json").read_text())
     first = chat(lines="hello\n/state\n")

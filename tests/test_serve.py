@@ -17,7 +17,7 @@ pytest.importorskip("httpx2")
 from starlette.testclient import TestClient  # noqa: E402
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.model_folder import STARTER  # noqa: E402
 from chatbot.server.app import create_app  # noqa: E402
 from chatbot.server.conversations import Conversations  # noqa: E402
 from chatbot.store import Store  # noqa: E402

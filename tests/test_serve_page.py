@@ -26,7 +26,7 @@ from selenium.webdriver.support import expected_conditions as seen  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.checkpoint import STARTER  # noqa: E402
+from chatbot.model_folder import STARTER  # noqa: E402
 from chatbot.server.app import create_app  # noqa: E402
 from chatbot.server.conversations import Conversations  # noqa: E402
 from chatbot.store import Store  # noqa: E402

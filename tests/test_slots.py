@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatbot.exchanges import encoded_conversations
+from chatbot.encoding import encoded_conversations
 from chatbot.vocab import SLOT, UNK_ID, Slots, Vocab
 
 

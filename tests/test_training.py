@@ -11,8 +11,8 @@ pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.checkpoint import ModelDir  # noqa: E402
 from chatbot.config import Config, RunConfig  # noqa: E402
+from chatbot.model_folder import ModelDir  # noqa: E402
 from chatbot.training.loop import train  # noqa: E402
 
 TINY = Config(embed_dim=8, hidden_units=16, vocab_size=64, min_count=1, max_len=8)

@@ -1,4 +1,5 @@
-"""`chatbot train` (one flag per Config field) and `eval` (`models` is registry_commands.py)."""
+"""`chatbot train` (one flag per Config and RunConfig field) and `eval` (`models` is
+registry_commands.py)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .._tf import tf
-from ..exchanges import Exchange
+from ..encoding import Exchange
 from ..model import Seq2Seq, row_losses
 from ..training.streams import pack
 

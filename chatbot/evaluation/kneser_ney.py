@@ -29,7 +29,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from ..exchanges import Exchange
+from ..encoding import Exchange
 from ..vocab import END_ID, START_ID
 
 Trigram = tuple[int, int, int]

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..bot import Chatbot
+from ..encoding import Exchange, encoded_conversations
 from ..errors import UsageError
-from ..exchanges import Exchange, encoded_conversations
 from ..progress import perplexity
 from ..store import Store
 from ..text import tokenize

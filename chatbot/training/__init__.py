@@ -7,7 +7,8 @@ and export read a finished model folder without it.
                     validate, stop early, register the model (read this first)
     steps.py        Trainer: the model, its optimizer and the compiled steps
     streams.py      conversations -> windows of whole conversations
-    checkpoints.py  TrainState, what a checkpoint holds beside its tensors
+    train_state.py  TrainState, what a checkpoint holds beside its tensors
+    budget.py       will a window fit in memory? (checked before the first step)
     average.py      the running average of the weights that chat uses
     optim.py        Adam with one fused update
     distribute.py   tf.distribute strategies, replicas and their shares

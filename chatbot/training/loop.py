@@ -20,21 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from .._tf import tf
-from ..checkpoint import ModelDir
 from ..config import Config, RunConfig
 from ..errors import ModelError, StoreError, UsageError
 from ..files import exclusive_lock
 from ..model import State
+from ..model_folder import ModelDir
 from ..progress import Reporter, Silent, perplexity
 from ..store import Store
 from ..vocab import SPECIALS, Vocab
 from . import budget
-from .checkpoints import TrainState
 from .distribute import Placement, any_left, empty_window
 from .mix import Mix
 from .shards import ShardCorpus
 from .steps import Trainer
 from .streams import ConversationSource
+from .train_state import TrainState
 
 
 def train(

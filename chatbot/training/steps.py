@@ -17,16 +17,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._tf import keras, tf
-from ..checkpoint import ModelDir
 from ..config import Config, RunConfig
-from ..exchanges import encoded_conversations
+from ..encoding import encoded_conversations
 from ..model import Seq2Seq, State, derive_noise, masked_loss_sum
+from ..model_folder import ModelDir
 from ..vocab import Vocab
 from .average import WeightAverage
-from .checkpoints import TrainState
 from .distribute import Placement, gather_rows, per_replica, share
 from .optim import FusedAdam
 from .streams import ConversationSource, Window, bucketed, windows
+from .train_state import TrainState
 
 
 class Trainer:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..exchanges import Exchange
+from ..encoding import Exchange
 from ..vocab import END_ID, PAD_ID, START_ID
 
 

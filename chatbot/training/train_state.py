@@ -1,5 +1,5 @@
 """The training state a checkpoint keeps beside its tensors (model folders and
-their atomic writes: chatbot/checkpoint.py; the tensors: `Trainer.save`)."""
+their atomic writes: chatbot/model_folder.py; the tensors: `Trainer.save`)."""
 
 from __future__ import annotations
 
