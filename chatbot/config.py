@@ -110,18 +110,16 @@ class Config:
     hidden_units: int = _f(256, "Units per recurrent layer.")
     num_layers: int = _f(1, "Stacked recurrent layers in the encoder and in the decoder.")
     vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens and the slots.")
-    # 32: with the user's rare words taking slots too (slot_rank), 16 wrapped
-    # round within a few exchanges of a chat.
     slots: int = _f(
-        32,
+        16,
         "Conversation slots for words the vocabulary lacks: the n-th new word of a "
         "conversation reads and writes as slot n, so the bot can say a name back "
         "(0: such words are <unk>).",
     )
-    # A small model keeps the kind of a fact in its state but not which of
-    # thousands of words it was; a slot it keeps (vocab.Slots).
+    # Off by default: a starter trained with 500 said back known words but
+    # fewer new ones, and the user's other words in the wrong places (docs/ablation.md).
     slot_rank: int = _f(
-        500,
+        0,
         "A word the user says that ranks past this in the vocabulary takes a "
         "conversation slot too, so the bot can say it back exactly (0: only words "
         "the vocabulary lacks).",

@@ -47,9 +47,7 @@ def settings(epochs: int):
     # words are read and said through its slots. `chain`:
     # chats with the starter run on far past its conversations' ends; the
     # previous starter drifted into one reply without it (README). The rest is
-    # what a user's `chatbot train` gets: 32 slots, and the user's words past rank
-    # 500 read as slots (config.py, vocab.Slots), so names, towns, pets and jobs
-    # the vocabulary knows are said back the way an unseen name is.
+    # what a user's `chatbot train` gets.
     return (
         Config(embed_dim=64, hidden_units=192, vocab_size=13_000),
         RunConfig(batch_size=32, epochs=epochs, seed=0, chain=0.5),
