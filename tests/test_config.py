@@ -30,7 +30,7 @@ from chatbot.errors import ConfigError, ModelError
 )
 def test_bad_settings_are_refused_with_their_value(changes, message):
     (name,) = changes
-    kind = RunConfig if name in {f for f in RunConfig.__dataclass_fields__} else Config
+    kind = RunConfig if name in RunConfig.__dataclass_fields__ else Config
     with pytest.raises(ConfigError) as err:
         kind(**changes)
     assert str(err.value).startswith(message), err.value
