@@ -30,6 +30,7 @@ so the bot's own vocabulary is whole.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,6 +42,7 @@ from .text import tokenize
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
+_SENTENCE_ENDS = frozenset(".!?")
 SLOT = "<slot{}>"  # slot tokens follow the specials: ids 4 .. 4 + slots - 1
 
 
@@ -140,14 +142,14 @@ class Slots:
 
     def encode(self, tokens: Iterable[str], user: bool = False) -> list[int]:
         """Ids for `tokens`, binding slots as they come: unknown words, and, when the
-        user says them (`user`), words ranked beyond `rank`."""
-        stoi, ids = self.vocab.stoi, []
-        slot_from = self.user_slot_from if user else len(self.vocab)
-        for t in tokens:
+        user says them (`user`), the last word ranked beyond `rank` of each statement."""
+        stoi, ids, tokens = self.vocab.stoi, [], list(tokens)
+        named = self._named(tokens) if user and self.rank else set()
+        for k, t in enumerate(tokens):
             i = stoi.get(t)
             if t in self.words:
                 ids.append(self.vocab.slot_ids[self.words.index(t)])
-            elif i is not None and i < slot_from:
+            elif i is not None and k not in named:
                 ids.append(i)
             elif not self.words:
                 ids.append(UNK_ID)
@@ -156,6 +158,22 @@ class Slots:
                 self.words[n], self.seen = t, self.seen + 1
                 ids.append(self.vocab.slot_ids[n])
         return ids
+
+    def _named(self, tokens: list[str]) -> set[int]:
+        """Positions of the words a user's statement names: in each sentence that is
+        not a question, its last word ranked beyond `rank`. A stated fact mostly ends
+        its sentence ("i'm called jacob .", "our cat is named daisy ."), while the
+        other rare words of a sentence ("nothing beats ...", "remind me , what is my
+        pet called ?") would take slots the answer must not confuse with it."""
+        named, last = set(), None
+        for k, t in enumerate(tokens + ["."]):
+            if t in _SENTENCE_ENDS:
+                if last is not None and t != "?":
+                    named.add(last)
+                last = None
+            elif self.vocab.stoi.get(t, len(self.vocab)) >= self.user_slot_from and _is_word(t):
+                last = k
+        return named
 
     def _slot(self, i: int) -> int | None:
         """The slot number of token id `i`, or None for a word."""
@@ -189,6 +207,12 @@ class Slots:
             elif self.words[n]:
                 out.append(self.words[n])  # type: ignore[arg-type]
         return out
+
+
+def _is_word(token: str) -> bool:
+    """A token that starts with a letter or a digit (not punctuation); the exported
+    model tests the same with RE2's `[\\pL\\pN]`."""
+    return unicodedata.category(token[0])[0] in "LN"
 
 
 def _until_end(ids: Iterable[int]) -> list[int]:
