@@ -91,11 +91,11 @@ class TurnModule(tf.Module):
             ids = tf.tensor_scatter_nd_update(ids, [[i]], [self.first_slot + n])
             return ids, slots, seen + tf.cast(new, tf.int32)
 
+        named = self._named(tokens, ids)
+
         def step(i, ids, slots, seen):
             ids, slots, seen = tf.cond(
-                tf.equal(ids[i], UNK_ID)
-                | (ids[i] >= self.user_slot_from)
-                | tf.reduce_any(tf.equal(slots, tokens[i])),
+                tf.equal(ids[i], UNK_ID) | named[i] | tf.reduce_any(tf.equal(slots, tokens[i])),
                 lambda: bind(i, ids, slots, seen),
                 lambda: (ids, slots, seen),
             )
@@ -105,6 +105,25 @@ class TurnModule(tf.Module):
             lambda i, *_: i < tf.size(tokens), step, [tf.constant(0), ids, slots, seen]
         )
         return ids, slots, seen
+
+    def _named(self, tokens, ids):
+        """Which of `tokens` a user's statement names, as `vocab.Slots._named` finds
+        them: read from the end, the last rare word of each sentence not ending "?"."""
+        rare = ((ids >= self.user_slot_from) | tf.equal(ids, UNK_ID)) & (
+            tf.strings.regex_full_match(tokens, r"[\pL\pN].*")
+        )
+        ends = tf.strings.regex_full_match(tokens, r"[.!?]")
+
+        def step(carry, k):
+            asks, found, _ = carry  # this sentence ends "?"; its last rare word is found
+            asks = tf.where(ends[k], tf.equal(tokens[k], "?"), asks)
+            found = tf.where(ends[k], False, found)
+            return asks, found | rare[k], rare[k] & ~found & ~asks
+
+        backwards = tf.range(tf.size(tokens) - 1, -1, -1)
+        no = tf.constant(False)
+        _, _, named = tf.scan(step, backwards, (no, no, no))
+        return tf.reverse(named, [0])
 
     def _words(self, reply, slots):
         """(ids, words) of `reply` without the slots that hold no word, slots as words,

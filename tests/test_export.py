@@ -20,6 +20,9 @@ TURNS = [
     "What's your name?",
     "I have a dog called Quib and a cat called Zorblax",
     "I don't like rain.",
+    # A statement names its last rare word; a question names none (vocab.Slots).
+    "Honestly, nothing beats Crozootiax. Remind me, which city do I live in?",
+    "I moved to Boston last year!",
     "what is my name?",
 ]
 
