@@ -25,8 +25,11 @@ from .errors import ConfigError, ModelError
 from .files import read_json
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _f(default: Any, help: str, flag: bool = True) -> Any:
+    """A field with its help text; `flag=False` keeps it off `chatbot train`'s flags
+    (a setting whose measured default few runs have reason to change: set it
+    through the library's Config or RunConfig, docs/training.md)."""
+    return field(default=default, metadata={"help": help, "flag": flag})
 
 
 # Settings that older versions saved in config.json and that no longer mean
@@ -105,7 +108,7 @@ class Config:
     """What defines a trained model; saved with it as config.json and never changed."""
 
     remember_state: bool = _f(True, "Carry the encoder state from one exchange to the next.")
-    cell: str = _f("lstm", "Recurrent cell: lstm or gru.")
+    cell: str = _f("lstm", "Recurrent cell: lstm or gru.", flag=False)
     embed_dim: int = _f(128, "Word embedding size (shared by encoder and decoder).")
     hidden_units: int = _f(256, "Units per recurrent layer.")
     num_layers: int = _f(1, "Stacked recurrent layers in the encoder and in the decoder.")
@@ -120,9 +123,10 @@ class Config:
     # fewer new ones, and the user's other words in the wrong places (docs/ablation.md).
     slot_rank: int = _f(
         0,
-        "A word the user says that ranks past this in the vocabulary takes a "
-        "conversation slot too, so the bot can say it back exactly (0: only words "
-        "the vocabulary lacks).",
+        "The word a user's statement names (its last rare word, as in 'i live in "
+        "paris') takes a conversation slot too when it ranks past this in the "
+        "vocabulary, so the bot can say it back exactly (0: only words the "
+        "vocabulary lacks).",
     )
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")
@@ -131,17 +135,20 @@ class Config:
         60,
         "Tokens the encoder's LSTM units start out remembering over (chrono initialization "
         "of the gate biases; 0: Keras's forget bias of 1).",
+        flag=False,
     )
     attention: bool = _f(
         True,
         "Decoder attends over the encoder outputs of the utterance it answers (Luong, "
         "general score); the carried state stays the conversation's memory.",
+        flag=False,
     )
     # On the decoder only: on the encoder too, the probe's memory went unlearned.
     dropout: float = _f(
         0.3,
         "Dropout rate on the decoder while training (its input embeddings and outputs; "
         "never on the encoder, which holds the conversation's memory; 0: none).",
+        flag=False,
     )
 
     def __post_init__(self) -> None:
@@ -233,12 +240,13 @@ class RunConfig:
         "Multiply the learning rate by this after every epoch without a better "
         "validation perplexity (1: never).",
     )
-    clip_norm: float = _f(5.0, "Global gradient norm clip.")
+    clip_norm: float = _f(5.0, "Global gradient norm clip.", flag=False)
     weight_average: float = _f(
         0.95,
         "Momentum of the running average of the weights, updated after every window of "
         "bptt exchanges; validation, the best checkpoint and chat use the average "
         "(0: the raw weights).",
+        flag=False,
     )
     patience: int = _f(10, "Stop after this many epochs without a better validation perplexity.")
     seed: int = _f(0, "Seed for weights, shuffling and everything else random.")
@@ -247,6 +255,7 @@ class RunConfig:
         "Input precision of the vocabulary projection's matmuls in training: float32, "
         "bfloat16, or auto (bfloat16 where the processor has fast bfloat16 matmuls: "
         "AMX or AVX512-BF16). Evaluation and chat always use float32.",
+        flag=False,
     )
 
     # What a resumed run may not change: they decide which windows an epoch reads

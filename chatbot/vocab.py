@@ -19,12 +19,16 @@ unknown words as `<unk>`, as before.
 **Words the user says.** A word the vocabulary has cannot be said back unless
 the model keeps which of 13,000 words it was in its carried state, and a small
 model keeps the kind ("a city") but not the word. A slot is one of a few
-tokens, which it does keep. So a word that ranks beyond `rank` in the
-vocabulary takes a slot too when the *user* says it (`encode(..., user=True)`:
-chat input, and a generated corpus's `Prompt` lines in training): "paris" said
-by the user reads as a slot, and the reply's slot shows "paris". Once bound, the
-word reads as its slot on both sides; a word the bot says first stays a word,
-so the bot's own vocabulary is whole.
+tokens, which it does keep. So when the *user* states something
+(`encode(..., user=True)`: chat input, and a generated corpus's `Prompt` lines
+in training), the word the statement names takes a slot too if it ranks beyond
+`rank` in the vocabulary: "i live in paris ." reads "paris" as a slot, and the
+reply's slot shows "paris". The word a statement names is its last rare one,
+because a stated fact mostly ends its sentence; binding every rare word instead
+gave the question's and the small talk's words slots as well ("remind",
+"beats"), and the model answered with the wrong one. A question binds no
+known word. Once bound, the word reads as its slot on both sides; a word the
+bot says first stays a word, so the bot's own vocabulary is whole.
 """
 
 from __future__ import annotations

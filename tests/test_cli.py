@@ -230,3 +230,16 @@ def test_training_threads_are_set_before_tensorflow_starts():
     ).stdout.split("\n")
     assert out[0] == "True 1 7"
     assert out[1] == "False False"
+
+
+def test_train_help_is_short_and_every_flag_is_a_setting(run):
+    import dataclasses
+
+    from chatbot.config import Config, RunConfig
+
+    shown = run("train", "--help").output
+    options = [line.split()[0] for line in shown.splitlines() if line.startswith("  -")]
+    assert len(options) <= 25, options
+    for field in dataclasses.fields(Config) + dataclasses.fields(RunConfig):
+        flag = "--" + field.name.replace("_", "-")
+        assert (flag in options) == field.metadata["flag"], flag

@@ -1,4 +1,4 @@
-"""`chatbot train` (one flag per Config and RunConfig field) and `eval` (`models` is
+"""`chatbot train` (a flag per Config and RunConfig field) and `eval` (`models` is
 registry_commands.py)."""
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from .app import _print_table, cli, db_option, open_store
 
 
 def config_options(f: Any) -> Any:
-    """One flag per Config and RunConfig field (`embed_dim` -> `--embed-dim`), help
-    from the field."""
+    """A flag per Config and RunConfig field (`embed_dim` -> `--embed-dim`), help
+    from the field; the few kept to the library (`flag=False`) have none."""
     import dataclasses
 
     from ..config import PRECISIONS, Config, RunConfig
 
     types = {"int": int, "float": float}
     choices = {"cell": ("lstm", "gru"), "matmul_precision": PRECISIONS}
-    for fld in reversed(dataclasses.fields(Config) + dataclasses.fields(RunConfig)):
+    flagged = [
+        f for f in dataclasses.fields(Config) + dataclasses.fields(RunConfig) if f.metadata["flag"]
+    ]
+    for fld in reversed(flagged):
         flag, help_text = (
             fld.name.replace("_", "-"),
             f"{fld.metadata['help']} [default: {fld.default}]",
