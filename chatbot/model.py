@@ -198,11 +198,9 @@ class Seq2Seq(keras.Model):
         scores = tf.cast(scores, tf.float32)
         if compiled:
             # Subtracting the negated bias, not adding it: XLA fuses "matmul + bias"
-            # into one generic loop that made a word's projection 1.7x slower
-            # (0.36 against 0.21 ms at 256 x 8,000, 2 cores); a subtraction leaves
-            # the matmul to its fast kernel. Not in training, where the
-            # subtraction's gradient negates all of [tokens, vocabulary] (6 ms a
-            # step on DailyDialog).
+            # into one slow generic loop, and leaves a subtraction's matmul to its
+            # fast kernel. Not in training, where the subtraction's gradient would
+            # negate all of [tokens, vocabulary] (docs/architecture.md, "Fast paths").
             return scores - (-bias)
         return scores + bias
 

@@ -88,7 +88,7 @@ def restrict(logits: tf.Tensor, top_k: int, top_p: float) -> tf.Tensor:
         logits = tf.where(logits < kth, NEG_INF, logits)
     if top_p < 1.0:
         # Only the NUCLEUS_MAX likeliest words are sorted (a full sort of the vocabulary
-        # every word made a sampled reply 20x slower than a greedy one); their
+        # every word was the sampled reply's slowest part); their
         # probabilities are under the whole vocabulary's softmax, so the nucleus is
         # exact unless it would hold more words than that.
         k = min(NUCLEUS_MAX, logits.shape[-1])

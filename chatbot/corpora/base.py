@@ -59,7 +59,7 @@ class Conversation:
 
 def clean(text: str) -> str:
     """Collapse whitespace runs; the store keeps utterances otherwise as written."""
-    # split/join rather than a regex: this runs once per utterance, 4x faster.
+    # split/join rather than a regex: this runs once per utterance, and is faster.
     return " ".join(text.split())
 
 

@@ -35,8 +35,8 @@ def yaml_files(path: Path) -> list[Path]:
 
 
 # A ChatterBot file is a few kB (the largest in chatterbot-corpus: ~50 kB); a file
-# is parsed whole, and PyYAML's nodes take ~200 bytes of memory per byte of
-# input (6.6 MB took 1.4 GB), so it is capped to keep ingestion under 600 MB.
+# is parsed whole, and PyYAML's nodes take a couple of hundred times the input's
+# size in memory, so it is capped to keep ingestion's memory bounded (README).
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 

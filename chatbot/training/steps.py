@@ -74,9 +74,9 @@ class Trainer:
         state_spec = [tf.TensorSpec([b, h], tf.float32)] * config.state_size
         self.eval_step = tf.function(self._forward, input_signature=[*window_spec, state_spec])
         # The default strategy (one device) passes plain tensors: one trace serves
-        # every window, where a first trace for the first window's shapes and a
-        # second, general one cost a tiny training run ~3 of its ~8 s. Per-replica
-        # values take no input signature: their shapes generalise after a retrace.
+        # every window, not a first trace for the first window's shapes and then a
+        # general one. Per-replica values take no input signature: their shapes
+        # generalise after a retrace.
         self.compiled_step = tf.function(
             self._distributed_step,
             input_signature=[*window_spec, state_spec] if default else None,
