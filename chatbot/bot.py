@@ -7,12 +7,19 @@
 
 With `remember_state = False` the state is reset before every exchange, which
 is how a single-turn seq2seq bot behaves.
+
+A `Chatbot` is one conversation with a model. Another conversation with the
+same weights is `bot.fork()`; where one stands between exchanges is a value,
+`bot.where()`, that `bot.go_to()` returns to (undo, a failed exchange, a
+server's cached conversation); how it decodes changes through `decode_as()`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 from ._tf import tf
 from .config import Config
@@ -24,6 +31,14 @@ from .model_folder import STARTER, ModelDir
 from .store import Store
 from .text import detokenize
 from .vocab import END_ID, START_ID, Slots, Vocab
+
+
+class Conversation(NamedTuple):
+    """Where a conversation stands between exchanges: the state it carries and the
+    slots' binding (`vocab.Slots`). A value: `Chatbot.where()` copies them out."""
+
+    state: list
+    slots: Slots
 
 
 class Chatbot:
@@ -75,13 +90,39 @@ class Chatbot:
             bot.chat_decoding = chat
         return bot
 
-    def fork(self) -> Chatbot:
-        """Another conversation with the same model: it shares the weights and the
-        compiled decoder (no second compile) and has its own state, slots and settings."""
+    def fork(self, decoding: dict | None = None) -> Chatbot:
+        """Another conversation with the same model, decoding as this one does with
+        `decoding`'s changes (`decode_as`): it shares the weights and the compiled
+        decoder (no second compile) and has its own state, slots and settings."""
         other = copy.copy(self)
         other.chat_decoding = dict(self.chat_decoding)
         other.reset_hidden_state()
+        other.decode_as(decoding or {})
         return other
+
+    def decoding(self) -> dict:
+        """How this conversation decodes and remembers: the DecodeSettings fields and
+        `remember_state` (what a stored turn records)."""
+        return {**dataclasses.asdict(self.settings), "remember_state": self.remember_state}
+
+    def decode_as(self, decoding: dict) -> None:
+        """Decode and remember as `decoding` says (`decoding()`'s keys; others, such as
+        a stored turn's "draw", are ignored). A bad value raises ConfigError and
+        changes nothing."""
+        fields = {f.name for f in dataclasses.fields(DecodeSettings)}
+        self.settings = dataclasses.replace(
+            self.settings, **{k: v for k, v in decoding.items() if k in fields}
+        )
+        if "remember_state" in decoding:
+            self.remember_state = bool(decoding["remember_state"])
+
+    def where(self) -> Conversation:
+        """Where the conversation stands (a copy: later exchanges leave it as it is)."""
+        return Conversation(list(self.state), self.slots.copy())
+
+    def go_to(self, at: Conversation) -> None:
+        """Carry on from `at` (a `where()`), as if nothing had been said since."""
+        self.state, self.slots = list(at.state), at.slots.copy()
 
     def reset_hidden_state(self) -> None:
         """Forget the conversation: the next utterance starts from zeros."""

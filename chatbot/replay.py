@@ -51,21 +51,17 @@ def replay_turns(
     conversation so far: how likely this model finds what was said.
     """
     from .bot import Chatbot
-    from .session import apply_settings
 
-    bots: dict[str, Chatbot] = {}
+    models: dict[str, Chatbot] = {}
     for conv_id, stored_model, pairs in _conversations(store, source):
         name = model or stored_model or "starter"
-        if name not in bots:
-            bots[name] = Chatbot.load(name, db=store.path)
-        bot = bots[name]
-        defaults = (bot.settings, bot.remember_state)
-        bot.reset_hidden_state()
+        if name not in models:
+            models[name] = Chatbot.load(name, db=store.path)
+        bot = models[name].fork()  # this conversation's own, decoding as each turn did
         for user, stored, settings in pairs:
-            apply_settings(bot, {**settings, **(overrides or {})})
+            bot.decode_as({**settings, **(overrides or {})})
             bot.observe(user)
             new = bot.detokenized_reply(settings.get("draw"))
             loss, tokens = bot.score(stored)
             bot.follow(bot.token_ids(stored))  # as the chat fed its reply
             yield conv_id, user, stored, new, perplexity(loss, tokens)
-        bot.settings, bot.remember_state = defaults

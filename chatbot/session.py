@@ -18,13 +18,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ._tf import tf
-from .bot import Chatbot
+from .bot import Chatbot, Conversation
 from .corpora import jsonl
 from .decode import Decoder, DecodeSettings
 from .errors import UsageError
 from .store import Store, exchanges
 from .text import MAX_CHARS, tokenize
-from .vocab import UNK_ID, Slots
+from .vocab import UNK_ID
 
 # What `/set KEY=VALUE` may change: the key as typed, and how its value is read.
 SETTABLE = {
@@ -56,25 +56,15 @@ def unpack_state(blob: bytes, size: int, units: int) -> list:
 
 def turn_settings(bot: Chatbot, draw: int | None = None) -> dict:
     """What a stored turn records of how it was made (`draw`: its sampling draw)."""
-    settings = {**dataclasses.asdict(bot.settings), "remember_state": bot.remember_state}
+    settings = bot.decoding()
     return settings if draw is None else {**settings, "draw": draw}
-
-
-def apply_settings(bot: Chatbot, stored: dict) -> None:
-    """Give `bot` the settings a turn was made with (keys it does not know are ignored)."""
-    fields = {f.name for f in dataclasses.fields(DecodeSettings)}
-    known = {k: v for k, v in stored.items() if k in fields}
-    bot.settings = dataclasses.replace(bot.settings, **known)
-    if "remember_state" in stored:
-        bot.remember_state = bool(stored["remember_state"])
 
 
 class Heard(NamedTuple):
     """A line read and not yet answered, and where the conversation was before it."""
 
     text: str
-    state: list
-    slots: Slots
+    before: Conversation
 
 
 class DecodingInput(NamedTuple):
@@ -89,8 +79,8 @@ class Session:
     def __init__(self, bot: Chatbot, store: Store | None, model_name: str):
         self._bot, self.store, self.model_name = bot, store, model_name
         self.history: list[tuple[str, str]] = []
-        # The state and the slots' binding before each exchange, for undo.
-        self._states: list[tuple[list, Slots]] = []
+        # Where the conversation was before each exchange, for undo.
+        self._states: list[Conversation] = []
         self.transcript_id: int | None = None
 
     # -- settings ----------------------------------------------------------------
@@ -109,14 +99,15 @@ class Session:
         return self._bot.remember_state
 
     def configure(self, stored: dict) -> None:
-        apply_settings(self._bot, stored)
+        """Decode as `stored` says (a turn's settings, a model's decoding.json)."""
+        self._bot.decode_as(stored)
 
     def set(self, key: str, value: str) -> None:
         """`/set KEY=VALUE`; a bad key or value raises UsageError and changes nothing."""
         if key == REMEMBER:
             if value not in SWITCH:
                 raise UsageError(f"{REMEMBER} is on or off. Received: {value!r}")
-            self._bot.remember_state = SWITCH[value]
+            self._bot.decode_as({"remember_state": SWITCH[value]})
             return
         if key not in SETTABLE:
             raise UsageError(f"no setting {key!r}; one of: {REMEMBER}, {', '.join(SETTABLE)}")
@@ -124,7 +115,7 @@ class Session:
             parsed = SETTABLE[key](value)
         except ValueError:
             raise UsageError(f"{key} needs a number. Received: {value!r}") from None
-        self._bot.settings = dataclasses.replace(self.settings, **{key.replace("-", "_"): parsed})
+        self._bot.decode_as({key.replace("-", "_"): parsed})
 
     def describe(self) -> list[str]:
         """What `/state` shows: model, memory, state size, transcript, decoding."""
@@ -147,8 +138,8 @@ class Session:
         """Talk to another model from now on, with the same settings, in a new conversation."""
         db = self.store.path if self.store else None
         new = Chatbot.load(name, db=db)
-        new.settings = self.settings.for_model(new.config.max_len)
-        new.remember_state = new.remember_state and self.remember
+        settings = dataclasses.asdict(self.settings.for_model(new.config.max_len))
+        new.decode_as({**settings, "remember_state": new.remember_state and self.remember})
         self._bot, self.model_name = new, name
         self.reset()
 
@@ -190,7 +181,7 @@ class Session:
         # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
         # UTF-8: it becomes "?".
         text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
-        heard = Heard(text, *self.snapshot())
+        heard = Heard(text, self.snapshot())
         try:
             self._bot.listen(text)
         except BaseException:
@@ -214,27 +205,26 @@ class Session:
         except BaseException:
             self.restore(heard)
             raise
-        self._states.append((heard.state, heard.slots))
+        self._states.append(heard.before)
         self.history.append((heard.text, reply))
         return reply
 
     def restore(self, heard: Heard) -> None:
         """Back to where the conversation was before the line `heard`."""
-        self._bot.state, self._bot.slots = heard.state, heard.slots
+        self._bot.go_to(heard.before)
 
     def decoding_input(self) -> DecodingInput:
         """What the decoder needs to reply to the line just read."""
         bot = self._bot
         return DecodingInput(bot.decoder, bot.state, bot.memory, bot.settings, bot.slots.empty())
 
-    def snapshot(self) -> tuple[list, Slots]:
+    def snapshot(self) -> Conversation:
         """Where the conversation is: its state and the slots' binding (a copy)."""
-        return list(self._bot.state), self._bot.slots.copy()
+        return self._bot.where()
 
-    def continue_from(self, snapshot: tuple[list, Slots], transcript_id: int) -> None:
+    def continue_from(self, snapshot: Conversation, transcript_id: int) -> None:
         """Go on from a `snapshot` taken in stored transcript `transcript_id`."""
-        state, slots = snapshot
-        self._bot.state, self._bot.slots = list(state), slots.copy()
+        self._bot.go_to(snapshot)
         self.transcript_id = transcript_id
 
     def start(self, key: str | None = None) -> int:
@@ -260,7 +250,7 @@ class Session:
             return None
         if self.store is not None and self.transcript_id is not None:
             self.store.drop_last_exchange(self.transcript_id)
-        self._bot.state, self._bot.slots = self._states.pop()
+        self._bot.go_to(self._states.pop())
         return self.history.pop()
 
     def resume(self, transcript_id: int) -> None:
@@ -286,9 +276,9 @@ class Session:
             slots.append(self._bot.slots.copy())
         # The state before exchange i is the state after exchange i - 1 (zeros first).
         states = [self._bot.model.zero_state(1), *after[:-1]]
-        self._states = list(zip(states, slots, strict=False))
+        self._states = [Conversation(*at) for at in zip(states, slots, strict=False)]
         if after:
-            self._bot.state = after[-1]
+            self._bot.go_to(Conversation(after[-1], slots[-1]))
         self.configure(bots[-1].settings if bots and bots[-1].settings else header["settings"])
 
     def record(self) -> dict:

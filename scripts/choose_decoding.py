@@ -22,6 +22,7 @@ usage: python scripts/choose_decoding.py --model dd --corpus dd [--split valid]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -105,7 +106,7 @@ CANDIDATES = {
 def measure(bot, conversations, settings) -> dict:
     from chatbot.evaluation.reply_metrics import reply_metrics
 
-    bot.settings = settings
+    bot = bot.fork(dataclasses.asdict(settings))
     replies, humans, times = [], [], []
     for conv in conversations:
         bot.reset_hidden_state()

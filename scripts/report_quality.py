@@ -93,18 +93,12 @@ def probe_experiment(store, workdir: Path, seed: int, reporter) -> dict:
 def chat_default_report(bot, store, seed: int) -> dict:
     """Replies to the test split as `chatbot chat` decodes by default (sampling, its
     draws seeded), scored against the human replies like greedy's."""
-    from dataclasses import replace
-
     from chatbot.evaluation.reply_metrics import reply_metrics
     from chatbot.evaluation.reports import generate_replies, split_conversations
 
     convs, _ = split_conversations(store, "dd", "test", bot.vocab, bot.config.max_len)
-    greedy = bot.settings
-    bot.settings = replace(greedy, **bot.chat_decoding)
-    try:
-        replies = generate_replies(bot, convs, progress("chat replies", len(convs)), seed)
-    finally:
-        bot.settings = greedy
+    chat = bot.fork(bot.chat_decoding)
+    replies = generate_replies(chat, convs, progress("chat replies", len(convs)), seed)
     humans = [bot.vocab.decode(ex.target) for conv in convs for ex in conv if ex.learn]
     metrics = reply_metrics(replies, humans)
     keys = ("distinct_1", "distinct_2", "generic_rate", "f1", "bleu_2", "average_length")

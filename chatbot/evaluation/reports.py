@@ -66,14 +66,8 @@ def load_probe(path: str | Path) -> list[ProbeConversation]:
 
 def probe_report(bot: Chatbot, conversations: list[ProbeConversation]) -> dict:
     """Accuracy with the state carried, with it reset every exchange, and the chance level."""
-    remember = bot.remember_state
-    try:
-        bot.remember_state = True
-        carried = probe_accuracy(bot, conversations)
-        bot.remember_state = False
-        reset = probe_accuracy(bot, conversations)
-    finally:
-        bot.remember_state = remember
+    carried = probe_accuracy(bot.fork({"remember_state": True}), conversations)
+    reset = probe_accuracy(bot.fork({"remember_state": False}), conversations)
     return {
         "conversations": len(conversations),
         "carried": carried,
