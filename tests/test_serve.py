@@ -359,3 +359,116 @@ def test_hostile_requests_are_refused_and_memory_stays_bounded(bot, db_path):
             assert many.status_code == 200, many.text
         grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 200, f"peak memory grew {grown_mb:.0f} MB"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_process(db_path, port: int):
+    """`chatbot serve` in a process of its own (so it can be killed): its URL once up."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx2
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "chatbot", "serve", "--port", str(port), "--db", str(db_path)]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read().decode())
+            with contextlib.suppress(httpx2.TransportError):
+                if httpx2.get(f"{url}/", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        process.kill()
+        process.wait(30)
+
+
+@pytest.mark.faults
+def test_kill_9_under_load_loses_no_answered_exchange(db_path):
+    """Eight conversations talk at once; the server is killed with SIGKILL while they
+    do. Every reply a client received is in its stored conversation after a restart."""
+    import threading
+
+    import httpx2
+
+    port = free_port()
+    answered: dict[str, list[tuple[str, str]]] = {}
+    with serve_process(db_path, port) as (url, process):
+        ids = [httpx2.post(f"{url}/conversations").json()["id"] for _ in range(8)]
+
+        def talk(cid: str) -> None:
+            answered[cid] = []
+            for i in range(1000):
+                line = f"line {i} of {cid[:6]}"
+                try:
+                    r = httpx2.post(
+                        f"{url}/conversations/{cid}/messages", json={"content": line}, timeout=30
+                    )
+                except httpx2.TransportError:
+                    return  # the server is gone
+                if r.status_code != 200:
+                    return
+                answered[cid].append((line, r.json()["content"]))
+
+        talkers = [threading.Thread(target=talk, args=(cid,)) for cid in ids]
+        for t in talkers:
+            t.start()
+        while sum(len(a) for a in answered.values()) < 40:
+            time.sleep(0.05)
+        process.kill()  # SIGKILL: no handler runs
+        for t in talkers:
+            t.join(60)
+    assert sum(len(a) for a in answered.values()) >= 40
+    with serve_process(db_path, port) as (url, _):
+        for cid, exchanges in answered.items():
+            stored = httpx2.get(f"{url}/conversations/{cid}").json()["messages"]
+            pairs = [
+                (u["content"], b["content"])
+                for u, b in zip(stored[0::2], stored[1::2], strict=True)
+            ]
+            assert pairs[: len(exchanges)] == exchanges  # what was answered was stored
+
+
+@pytest.mark.faults
+def test_a_client_that_never_reads_blocks_no_one(bot, db_path):
+    """A streamed reply to a client that sends its request and then never reads: the
+    others are answered as before, and the server stays up."""
+    import httpx2
+
+    with live(bot, db_path) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps(
+            {"messages": [{"role": "user", "content": "hi " * 100}], "stream": True}
+        ).encode()
+        sleepers = []
+        for _ in range(8):
+            s = socket.create_connection((host, int(port)))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            head = (
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            s.sendall(head.encode() + body)
+            sleepers.append(s)  # and never read
+        try:
+            for i in range(5):
+                r = httpx2.post(
+                    f"{url}/v1/chat/completions",
+                    json={"messages": [{"role": "user", "content": f"hello {i}"}]},
+                    timeout=60,
+                )
+                assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
+        finally:
+            for s in sleepers:
+                s.close()
