@@ -44,14 +44,12 @@ def settings(epochs: int):
     # Sizes chosen to train in about an hour and a quarter on 2 CPU cores (3
     # epochs of ~20-25 minutes at ~2,100-2,300 target tokens/s): 13,000 words
     # cover 96.9% of DailyDialog's test tokens; the rest of the conversation's
-    # words are read and said through its slots, and so is the word a user's
-    # statement names when it ranks past 500 ("paris", "nurse"), with 32 slots
-    # for a long chat's names. `chain`:
+    # words are read and said through its slots. `chain`:
     # chats with the starter run on far past its conversations' ends; the
     # previous starter drifted into one reply without it (README). The rest is
     # what a user's `chatbot train` gets.
     return (
-        Config(embed_dim=64, hidden_units=192, vocab_size=13_000, slots=32, slot_rank=500),
+        Config(embed_dim=64, hidden_units=192, vocab_size=13_000),
         RunConfig(batch_size=32, epochs=epochs, seed=0, chain=0.5),
     )
 
