@@ -119,8 +119,8 @@ class Config:
         "conversation reads and writes as slot n, so the bot can say a name back "
         "(0: such words are <unk>).",
     )
-    # Off by default: a starter trained with 500 said back known words but
-    # fewer new ones, and the user's other words in the wrong places (docs/ablation.md).
+    # Off by default: starters trained with it said back known words in one-fact
+    # chats, but in a long chat answered with the wrong slot (docs/ablation.md).
     slot_rank: int = _f(
         0,
         "The word a user's statement names (its last rare word, as in 'i live in "
