@@ -98,6 +98,24 @@ def test_the_users_rare_words_take_slots_and_the_bots_do_not():
     assert user.decode([v.slot_ids[0]]) == ["paris"]
 
 
+def test_a_statement_names_only_its_last_rare_word_and_a_question_none():
+    common = "i in . ? , ! " * 4
+    v = Vocab.build([common + "live live live beats beats paris paris city rome"], slots=4)
+    assert v.itos[4 + 4 + 6 :] == ["live", "beats", "paris", "city", "rome"]
+
+    def bound(text: str) -> list[str | None]:
+        slots = Slots(v, rank=7)  # "beats" and after are rare
+        slots.encode(text.split(), user=True)
+        return [w for w in slots.words if w]
+
+    assert bound("beats paris .") == ["paris"]  # not "beats": it does not end the sentence
+    assert bound("beats zorblax") == ["zorblax"]  # the text's end ends a sentence too
+    assert bound("i live in paris . city rome !") == ["paris", "rome"]
+    assert bound("paris city ?") == []  # a question names nothing it knows
+    assert bound("in city , zorblax ?") == ["zorblax"]  # new words bind anywhere
+    assert bound("i live in paris") == ["paris"] and bound("paris , i live in .") == ["paris"]
+
+
 def test_rank_zero_or_no_slots_keeps_the_users_known_words():
     v = ranked_vocab()
     assert Slots(v, rank=0).encode(["paris"], user=True) == [v.stoi["paris"]]
