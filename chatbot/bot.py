@@ -54,7 +54,7 @@ class Chatbot:
         self.state: State = self.model.zero_state(1)
         self.memory: Memory = self.model.no_memory(1)
         # The conversation's unknown words, bound to slots as they are read (vocab.Slots).
-        self.slots = Slots(vocab, self.config.slot_rank)
+        self.slots = Slots.for_model(vocab, self.config)
 
     @classmethod
     def load(cls, name_or_path: str | Path, db: str | Path | None = None) -> Chatbot:
@@ -128,7 +128,7 @@ class Chatbot:
         """Forget the conversation: the next utterance starts from zeros."""
         self.state = self.model.zero_state(1)
         self.memory = self.model.no_memory(1)
-        self.slots = Slots(self.vocab, self.config.slot_rank)
+        self.slots = Slots.for_model(self.vocab, self.config)
 
     def token_ids(self, text: str, user: bool = False) -> list[int]:
         """`text` as the model reads it: token ids, cut to max_len; its new unknown
@@ -156,7 +156,7 @@ class Chatbot:
         """Without memory every exchange is a conversation of its own: the slots too
         start empty, or a slot's number would tell what was said before."""
         if not self.remember_state:
-            self.slots = Slots(self.vocab, self.config.slot_rank)
+            self.slots = Slots.for_model(self.vocab, self.config)
 
     def reply_ids(self, draw: int | None = None) -> list[int]:
         """The reply to the current state under `self.settings`, without <end>

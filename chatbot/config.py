@@ -44,7 +44,7 @@ RETIRED = {
 }
 # Settings added later, and the value that means what a folder saved before them
 # was trained with (whatever today's default is).
-ADDED_LATER = {"attention": False, "slots": 0, "slot_rank": 0}
+ADDED_LATER = {"attention": False, "slots": 0, "slot_rank": 0, "slot_hash": False}
 
 # Upper bounds keep a typo (hidden_units 1000000) from exhausting memory.
 INT_RANGES = {
@@ -115,8 +115,8 @@ class Config:
     vocab_size: int = _f(8000, "Vocabulary cap, including the four special tokens and the slots.")
     slots: int = _f(
         16,
-        "Conversation slots for words the vocabulary lacks: the n-th new word of a "
-        "conversation reads and writes as slot n, so the bot can say a name back "
+        "Conversation slots for words the vocabulary lacks: each new word of a "
+        "conversation reads and writes as one slot, so the bot can say a name back "
         "(0: such words are <unk>).",
     )
     # Off by default: starters trained with it said back known words in one-fact
@@ -127,6 +127,14 @@ class Config:
         "paris') takes a conversation slot too when it ranks past this in the "
         "vocabulary, so the bot can say it back exactly (0: only words the "
         "vocabulary lacks).",
+    )
+    # In order, the first fact told always took slot 0, and a model trained so
+    # answered every question of a long chat with it (docs/ablation.md).
+    slot_hash: bool = _f(
+        True,
+        "A new word takes the first free slot from a hash of the word, rather than "
+        "the next in order, so no slot means 'the first thing said'.",
+        flag=False,
     )
     min_count: int = _f(2, "Keep only words seen at least this often in the training split.")
     max_len: int = _f(20, "Tokens kept per utterance (longer ones are cut).")

@@ -43,13 +43,13 @@ def paired(
 
 
 def encoded_conversations(
-    conversations: Iterable[list[str]], vocab: Vocab, max_len: int, slot_rank: int = 0
+    conversations: Iterable[list[str]], vocab: Vocab, max_len: int, rule: Slots | None = None
 ) -> Iterator[list[Exchange]]:
     """Token ids per exchange; conversations with fewer than two utterances have none.
-    Each conversation binds its own unknown words to slots (`vocab.Slots`), and the
-    user's (a `Prompt`'s) words ranked beyond `slot_rank`."""
+    Each conversation binds its own words to slots (`vocab.Slots`) under `rule`'s
+    rank and choice (`Slots.for_model`; default: unknown words only, in order)."""
     for texts in conversations:
-        slots = Slots(vocab, slot_rank)
+        slots = rule.fresh() if rule else Slots(vocab)
         encoded = [
             (encode_utterance(t, slots, max_len, user), not user)
             for t in texts

@@ -31,6 +31,43 @@ from .files import replace_folder
 from .vocab import END_ID, UNK_ID
 
 
+def _crc_table() -> list[int]:
+    """The CRC-32 (IEEE, reflected) lookup table, as zlib builds it."""
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def _crc32(word):
+    """zlib.crc32 of a string tensor's bytes (`vocab.word_hash`), as an int64."""
+    table = tf.constant(_CRC_TABLE, tf.int64)
+    data = tf.cast(tf.io.decode_raw(word, tf.uint8), tf.int64)
+
+    def step(c, byte):
+        low = tf.bitwise.bitwise_and(tf.bitwise.bitwise_xor(c, byte), 0xFF)
+        return tf.bitwise.bitwise_xor(tf.gather(table, low), tf.bitwise.right_shift(c, 8))
+
+    crc = tf.foldl(step, data, initializer=tf.constant(0xFFFFFFFF, tf.int64))
+    return tf.bitwise.bitwise_xor(crc, 0xFFFFFFFF)
+
+
+def hashed_slot(word, slots):
+    """The first free slot ("" holds none) from the word's hash on, or the hash's
+    own slot when all are bound: `vocab.Slots._next_slot` with `by_hash`."""
+    n_slots = tf.size(slots)
+    start = tf.cast(tf.math.floormod(_crc32(word), tf.cast(n_slots, tf.int64)), tf.int32)
+    order = tf.math.floormod(start + tf.range(n_slots), n_slots)
+    free = tf.boolean_mask(order, tf.equal(tf.gather(slots, order), ""))
+    return tf.cond(tf.size(free) > 0, lambda: free[0], lambda: start)
+
+
 class TurnModule(tf.Module):
     def __init__(self, bot: Chatbot):
         super().__init__(name="chatbot_turn")
@@ -53,6 +90,7 @@ class TurnModule(tf.Module):
         self.first_slot = bot.vocab.slot_ids[0] if bot.vocab.slot_ids else 0
         self.n_slots = len(bot.vocab.slot_ids)
         self.user_slot_from = bot.slots.user_slot_from  # the user's rare words take slots
+        self.by_hash = bot.slots.by_hash
         conversation = [
             tf.TensorSpec([cfg.state_size, cfg.hidden_units], tf.float32, name="state"),
             tf.TensorSpec([None], tf.string, name="slots"),
@@ -75,7 +113,7 @@ class TurnModule(tf.Module):
     def _encode(self, tokens, slots, seen):
         """The user's token ids, read through the slots as `vocab.Slots.encode(...,
         user=True)` does: a word a slot holds is that slot; a new unknown or rare
-        one takes slot `seen % slots`."""
+        one takes the next slot (`Slots._next_slot`)."""
         ids = tf.cast(self.table.lookup(tokens), tf.int32)
         if not self.n_slots:
             return ids, slots, seen
@@ -84,7 +122,7 @@ class TurnModule(tf.Module):
             word = tokens[i]
             held = tf.cast(tf.where(tf.equal(slots, word))[:, 0], tf.int32)
             n = tf.cond(
-                tf.size(held) > 0, lambda: held[0], lambda: tf.math.floormod(seen, self.n_slots)
+                tf.size(held) > 0, lambda: held[0], lambda: self._next_slot(word, slots, seen)
             )
             new = tf.size(held) == 0
             slots = tf.tensor_scatter_nd_update(slots, [[n]], [word])
@@ -105,6 +143,12 @@ class TurnModule(tf.Module):
             lambda i, *_: i < tf.size(tokens), step, [tf.constant(0), ids, slots, seen]
         )
         return ids, slots, seen
+
+    def _next_slot(self, word, slots, seen):
+        """The slot a new word takes, as `vocab.Slots._next_slot` chooses it."""
+        if not self.by_hash:
+            return tf.math.floormod(seen, self.n_slots)
+        return hashed_slot(word, slots)
 
     def _named(self, tokens, ids):
         """Which of `tokens` a user's statement names, as `vocab.Slots._named` finds

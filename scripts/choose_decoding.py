@@ -162,7 +162,7 @@ def main() -> None:
     with Store(args.db) as store:
         bot = Chatbot.load(args.model, db=store.path)
         convs, _ = split_conversations(
-            store, args.corpus, args.split, bot.vocab, bot.config.max_len
+            store, args.corpus, args.split, bot.vocab, bot.config.max_len, rule=bot.slots
         )
     convs = convs[: args.conversations]
     base = DecodeSettings(max_length=bot.config.max_len)

@@ -96,7 +96,9 @@ def chat_default_report(bot, store, seed: int) -> dict:
     from chatbot.evaluation.reply_metrics import reply_metrics
     from chatbot.evaluation.reports import generate_replies, split_conversations
 
-    convs, _ = split_conversations(store, "dd", "test", bot.vocab, bot.config.max_len)
+    convs, _ = split_conversations(
+        store, "dd", "test", bot.vocab, bot.config.max_len, rule=bot.slots
+    )
     chat = bot.fork(bot.chat_decoding)
     replies = generate_replies(chat, convs, progress("chat replies", len(convs)), seed)
     humans = [bot.vocab.decode(ex.target) for conv in convs for ex in conv if ex.learn]

@@ -6,13 +6,16 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
 
 from chatbot import Chatbot  # noqa: E402
-from chatbot.export import export  # noqa: E402
+from chatbot.export import export, hashed_slot  # noqa: E402
 from chatbot.text import detokenize, tokenize  # noqa: E402
+from chatbot.vocab import Slots, Vocab  # noqa: E402
 
 TURNS = [
     "Hi, how are you?",
@@ -32,15 +35,16 @@ def flat_state(bot: Chatbot) -> np.ndarray:
 
 
 def starter(slot_rank: int | None) -> Chatbot:
-    """The starter, or the starter with the user's words past `slot_rank` read as slots."""
+    """The starter, or the starter with the user's words past `slot_rank` read as
+    slots, each taking a slot by the word's hash."""
     bot = Chatbot.load("starter")
     if slot_rank is not None:
-        bot.config = dataclasses.replace(bot.config, slot_rank=slot_rank)
+        bot.config = dataclasses.replace(bot.config, slot_rank=slot_rank, slot_hash=True)
         bot.reset_hidden_state()
     return bot
 
 
-@pytest.fixture(scope="module", params=[None, 300], ids=["as-shipped", "slot-rank-300"])
+@pytest.fixture(scope="module", params=[None, 300], ids=["as-shipped", "slot-rank-300-by-hash"])
 def served(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("export") / "starter"
     export(starter(request.param), path)
@@ -68,7 +72,7 @@ def test_exported_turns_equal_the_library_with_the_state_carried(served, signatu
         assert held == bot.slots.words and int(out["seen"]) == bot.slots.seen
         state, slots, seen = out["state"], out["slots"], out["seen"]
     assert np.abs(state.numpy()).sum() > 0
-    if bot.vocab.slot_ids:  # the new words were bound in the order they came
+    if bot.vocab.slot_ids and not bot.slots.by_hash:  # bound in the order they came
         held = [w for w in bot.slots.words if w]
         assert held.index("zorblax") < held.index("quib")
 
@@ -93,3 +97,16 @@ def test_cli_export_and_refusal_to_overwrite(run, tmp_path):
     assert (out / "saved_model.pb").is_file() and "state float32 [2, 192]" in first.output
     again = run("export", "--model", "starter", str(out))
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=12),
+    st.lists(st.booleans(), min_size=1, max_size=20),
+)
+def test_the_export_hashes_a_word_to_the_slot_the_library_does(word, bound):
+    vocab = Vocab.build(["a"], max_size=5 + len(bound), slots=len(bound))
+    slots = Slots(vocab, by_hash=True)
+    slots.words = [f"w{n}" if b else None for n, b in enumerate(bound)]
+    held = tf.constant([w or "" for w in slots.words])
+    assert int(hashed_slot(tf.constant(word), held)) == slots._next_slot(word)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.encoding import encoded_conversations
-from chatbot.vocab import SLOT, UNK_ID, Slots, Vocab
+from chatbot.vocab import SLOT, UNK_ID, Slots, Vocab, word_hash
 
 
 def vocab(slots: int = 3) -> Vocab:
@@ -127,9 +127,9 @@ def test_training_reads_a_prompt_as_the_user():
     from chatbot.corpora.base import Prompt
 
     v = ranked_vocab()
-    (conv,) = encoded_conversations([[Prompt("my name paris"), "paris ?"]], v, 10, slot_rank=2)
+    (conv,) = encoded_conversations([[Prompt("my name paris"), "paris ?"]], v, 10, Slots(v, rank=2))
     assert conv[0].source[-1] == v.slot_ids[0] and conv[0].target[0] == v.slot_ids[0]
-    (plain,) = encoded_conversations([["my name paris", "paris ?"]], v, 10, slot_rank=2)
+    (plain,) = encoded_conversations([["my name paris", "paris ?"]], v, 10, Slots(v, rank=2))
     assert plain[0].source[-1] == v.stoi["paris"]  # a person of a real corpus: words
 
 
@@ -163,6 +163,20 @@ def test_a_chat_binds_slots_across_exchanges_only_while_it_remembers(remember):
     bot.respond("my name is Zorblax")
     bot.respond("i am Quib")
     # Reset every exchange, a slot's number must not tell what was said before.
-    assert bot.slots.words[:2] == (["zorblax", "quib"] if remember else ["quib", None])
+    held = sorted(w for w in bot.slots.words if w)
+    assert held == (["quib", "zorblax"] if remember else ["quib"])
     bot.reset_hidden_state()
     assert bot.slots.words == [None] * 4
+
+
+def test_by_hash_a_word_takes_its_own_slot_and_gives_way_only_when_all_are_bound():
+    v = vocab(4)
+    slots = Slots(v, by_hash=True)
+    first = slots.encode(["zorblax"])[0] - v.slot_ids[0]
+    assert first == word_hash("zorblax") % 4  # not slot 0: the first word is not special
+    for word in ["aa", "bb", "cc"]:
+        slots.encode([word])
+    assert sorted(w for w in slots.words) == ["aa", "bb", "cc", "zorblax"]  # collisions moved on
+    (n,) = slots.encode(["dd"])
+    assert slots.words[n - v.slot_ids[0]] == "dd" and n - v.slot_ids[0] == word_hash("dd") % 4
+    assert slots.fresh().by_hash and slots.fresh().words == [None] * 4

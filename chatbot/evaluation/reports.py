@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..progress import perplexity
 from ..store import Store
 from ..text import tokenize
-from ..vocab import Vocab
+from ..vocab import Slots, Vocab
 from .kneser_ney import KneserNeyTrigram
 from .probe import ProbeConversation
 from .reply_metrics import reply_metrics
@@ -83,7 +83,7 @@ def split_conversations(
     vocab: Vocab,
     max_len: int,
     dedupe: bool = True,
-    slot_rank: int = 0,
+    rule: Slots | None = None,
 ) -> tuple[list[list[Exchange]], int]:
     """The split's conversations as token ids, and how many were left out because the
     training split holds the same dialogue (DailyDialog repeats some across splits)."""
@@ -93,7 +93,7 @@ def split_conversations(
         seen = {hash(tuple(c)) for c in store.iter_conversations(corpus, "train")}
         kept = [c for c in texts if hash(tuple(c)) not in seen]
         dropped, texts = len(texts) - len(kept), kept
-    return list(encoded_conversations(texts, vocab, max_len, slot_rank)), dropped
+    return list(encoded_conversations(texts, vocab, max_len, rule)), dropped
 
 
 def _ppl(loss_and_tokens: list) -> float:
@@ -183,7 +183,7 @@ def corpus_report(
     """
     cfg = bot.config
     convs, duplicates = split_conversations(
-        store, corpus, split, bot.vocab, cfg.max_len, slot_rank=cfg.slot_rank
+        store, corpus, split, bot.vocab, cfg.max_len, rule=bot.slots
     )
     convs = convs[:limit] if limit else convs
     if not convs:
@@ -202,7 +202,7 @@ def corpus_report(
     }
     if baseline:
         train = encoded_conversations(
-            store.iter_conversations(corpus, "train"), bot.vocab, cfg.max_len, cfg.slot_rank
+            store.iter_conversations(corpus, "train"), bot.vocab, cfg.max_len, bot.slots
         )
         fitting = ticker("trigram fit", store.conversation_count(corpus, "train"))
         report["kneser_ney_trigram"] = baseline_report(train, convs, len(bot.vocab), fitting)

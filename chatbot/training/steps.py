@@ -21,7 +21,7 @@ from ..config import Config, RunConfig
 from ..encoding import encoded_conversations
 from ..model import Seq2Seq, State, derive_noise, masked_loss_sum
 from ..model_folder import ModelDir
-from ..vocab import Vocab
+from ..vocab import Slots, Vocab
 from .average import WeightAverage
 from .distribute import Placement, gather_rows, per_replica, share
 from .optim import FusedAdam
@@ -45,6 +45,7 @@ class Trainer:
         strategy = strategy or tf.distribute.get_strategy()
         default = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
         self.config, self.run, self.vocab, self.strategy = config, run, vocab, strategy
+        self.slot_rule = Slots.for_model(vocab, config)  # each conversation starts from it
         self.placement = Placement.of(strategy)
         self.projection_dtype = projection_dtype(run)
         self.local_batch = self.placement.check(run.batch_size)
@@ -204,7 +205,7 @@ class Trainer:
         streams = []
         for replica in p.local_ids:
             texts = share(store.iter_conversations(corpus, "train"), replica, p.replicas)
-            convs = encoded_conversations(texts, self.vocab, c.max_len, c.slot_rank)
+            convs = encoded_conversations(texts, self.vocab, c.max_len, self.slot_rule)
             key = [r.seed, epoch] if p.replicas == 1 else [r.seed, epoch, replica]
             rng = np.random.default_rng(key)
             batches = bucketed(convs, self.local_batch, rng)
@@ -215,7 +216,7 @@ class Trainer:
         """All of a split's conversations in full batches, in a fixed order."""
         c = self.config
         convs = encoded_conversations(
-            store.iter_conversations(corpus, split), self.vocab, c.max_len, c.slot_rank
+            store.iter_conversations(corpus, split), self.vocab, c.max_len, self.slot_rule
         )
         r = self.run
         rng = np.random.default_rng([r.seed, 0])
