@@ -114,6 +114,18 @@ class DecodeSettings:
 CHAT_DEFAULT = {"temperature": 0.3, "mmi": 0.5, "min_length": 4}
 
 
+def chat_decoding(base: dict, chosen: dict) -> dict:
+    """How a chat decodes; the one rule for `chat`, `replay` and `serve`. `base` is
+    a stored turn's settings (resume, replay), else the model's measured decoding
+    (`Chatbot.chat_decoding`: its decoding.json, else CHAT_DEFAULT); what the user
+    chose (flags, a request's fields) goes on top, field by field. A beam search
+    chosen means no sampling, unless a temperature was chosen too."""
+    settings = {**base, **chosen}
+    if chosen.get("beam", 1) > 1 and "temperature" not in chosen:
+        settings["temperature"] = 0.0
+    return settings
+
+
 class Decoder:
     """Compiled encoding and reply decoding for one conversation (batch of 1)."""
 

@@ -51,6 +51,7 @@ def replay_turns(
     conversation so far: how likely this model finds what was said.
     """
     from .bot import Chatbot
+    from .decode import chat_decoding
 
     models: dict[str, Chatbot] = {}
     for conv_id, stored_model, pairs in _conversations(store, source):
@@ -59,7 +60,7 @@ def replay_turns(
             models[name] = Chatbot.load(name, db=store.path)
         bot = models[name].fork()  # this conversation's own, decoding as each turn did
         for user, stored, settings in pairs:
-            bot.decode_as({**settings, **(overrides or {})})
+            bot.decode_as(chat_decoding(settings, overrides or {}))
             bot.observe(user)
             new = bot.detokenized_reply(settings.get("draw"))
             loss, tokens = bot.score(stored)

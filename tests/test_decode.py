@@ -278,3 +278,17 @@ def test_replies_decoded_side_by_side_equal_each_alone(starter, decoding):
         for s, m, d, b in zip(states, memories, draws, banned, strict=True)
     ]
     assert together == alone and len(set(map(tuple, alone))) > 1
+
+
+def test_one_rule_says_how_a_chat_decodes():
+    from chatbot.decode import CHAT_DEFAULT, chat_decoding
+
+    before = dict(CHAT_DEFAULT)
+    assert chat_decoding(CHAT_DEFAULT, {}) == CHAT_DEFAULT
+    hotter = chat_decoding(CHAT_DEFAULT, {"temperature": 0.9})
+    assert hotter == {**CHAT_DEFAULT, "temperature": 0.9}  # the measured MMI stays
+    beam = chat_decoding(CHAT_DEFAULT, {"beam": 4})
+    assert beam["beam"] == 4 and beam["temperature"] == 0.0 and beam["mmi"] == CHAT_DEFAULT["mmi"]
+    both = chat_decoding({}, {"beam": 4, "temperature": 0.5})
+    assert both == {"beam": 4, "temperature": 0.5}  # DecodeSettings refuses it in one line
+    assert before == CHAT_DEFAULT  # the rule changes no one's settings

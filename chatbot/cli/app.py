@@ -96,12 +96,8 @@ def decoding_options(f: Any) -> Any:
 
 
 def given(**options: Any) -> dict:
-    """The options the user gave (not None), as DecodeSettings fields; a beam search
-    asked for means no sampling, unless a temperature was given too."""
-    chosen = {k: v for k, v in options.items() if v is not None}
-    if chosen.get("beam", 1) > 1:
-        chosen.setdefault("temperature", 0.0)
-    return chosen
+    """The options the user gave (not None), as DecodeSettings fields."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def open_store(db: Path | None) -> Any:

@@ -49,6 +49,7 @@ def chat(
     """
     from .. import repl
     from ..bot import Chatbot
+    from ..decode import chat_decoding
     from ..session import Session
     from ..store import default_home
 
@@ -59,10 +60,10 @@ def chat(
         session = Session(Chatbot.load(name, db=store.path), store, name)
         if resume_id is not None:
             session.resume(resume_id)
-        overrides = given(beam=beam, temperature=temperature, remember_state=remember_state)
-        if resume_id is None and beam is None and temperature is None:
-            overrides = {**session.chat_decoding, **overrides}  # a new chat: as measured
-        session.configure(overrides)
+        chosen = given(beam=beam, temperature=temperature, remember_state=remember_state)
+        # A resumed chat goes on as its transcript decoded; a new one as measured.
+        base = {} if resume_id is not None else session.chat_decoding
+        session.configure(chat_decoding(base, chosen))
         if resume_id is not None:
             s = session.settings
             click.echo(

@@ -35,7 +35,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..bot import Chatbot
-from ..decode import DecodeSettings
+from ..decode import DecodeSettings, chat_decoding
 from ..errors import ChatbotError
 from ..session import Session
 from ..store import Store
@@ -178,7 +178,7 @@ class Conversations:
     def _configure(self, session: Session, overrides: dict) -> None:
         """The model's chat decoding with `overrides`: each request says its own."""
         base = DecodeSettings().for_model(self.bot.config.max_len)
-        settings = {**dataclasses.asdict(base), **self.bot.chat_decoding, **overrides}
+        settings = {**dataclasses.asdict(base), **chat_decoding(self.bot.chat_decoding, overrides)}
         DecodeSettings(**{k: v for k, v in settings.items() if k != "remember_state"})
         session.configure(settings)
 
