@@ -14,11 +14,9 @@ every op over all cores (intra-op threads). The recurrent steps of a batch
 of conversations are too small to split well; running independent ops side
 by side, one core each (inter-op threads), is faster: the decoders of a
 window's first span run beside the encoder reading its second
-(training/steps.py). Measured on 2 cores, the steps of one 1,500-conversation
-DailyDialog epoch: 24.6 s, against 31.5 s with one inter-op thread; two
-threads per op changed nothing. The pools are fixed once TensorFlow has
-started, so `chatbot train` calls this before importing it; a user's own
-TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS win.
+(training/steps.py; the figures are in docs/architecture.md, "Fast paths").
+The pools are fixed once TensorFlow has started, so `chatbot train` calls
+this before importing it; a user's own TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS win.
 """
 
 from __future__ import annotations

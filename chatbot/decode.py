@@ -249,8 +249,8 @@ class Decoder:
     def _padded(self, memory: Memory) -> Memory:
         """`memory` with masked slots up to a multiple of the model's utterance length
         (`Config.max_len`, where utterances are cut). XLA compiles a reply loop for
-        each shape it is given: a chat paid ~1.8 s for every new utterance length;
-        now it pays once. Masked slots get no attention, so replies are unchanged."""
+        each shape it is given, so a chat would pay a compile for every new utterance
+        length. Masked slots get no attention, so replies are unchanged."""
         outputs, mask = memory
         if mask.shape[1] is not None and mask.shape[1] % self.model.config.max_len == 0:
             return memory  # as `read` gives it
@@ -340,8 +340,8 @@ class Decoder:
     def _loop(self, carry: dict, memory: Memory, s: DecodeSettings, advance) -> dict:
         """`carry` after `advance(carry, memory, step, with_lm)` for each word, until every
         row has finished or `max_length`; MMI's language model only over the first
-        words, in a loop of its own (one loop with a tf.cond inside cost 0.08 ms a
-        word after them, a quarter of a greedy word)."""
+        words, in a loop of its own (one loop with a tf.cond inside slowed every word
+        after them: docs/architecture.md, "Fast paths")."""
         lm_words = min(s.mmi_tokens, s.max_length) if s.mmi else 0
         for first, end, with_lm in [(0, lm_words, True), (lm_words, s.max_length, False)]:
             if end <= first:

@@ -132,8 +132,8 @@ def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while rows are built.
 
     Ingestion allocates hundreds of thousands of small tuples and no cycles;
-    the collector would rescan them over and over (measured: 40% of the
-    Cornell reader's time). Reference counting still frees everything.
+    the collector would rescan them over and over (docs/architecture.md, "Fast
+    paths"). Reference counting still frees everything.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -34,12 +34,10 @@ def draw(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     at one uniform number, in two levels: first the block of DRAW_BLOCK words whose
     cumulative probability reaches it, then the word within that block.
 
-    The same distribution as tf.random.stateless_categorical, which under XLA on
-    a CPU cost ~3.5 ms a word at a vocabulary of 8,000, and as argmax(logits +
-    Gumbel noise), which draws a number per word (0.3 ms a word, more than the
-    greedy step itself). One cumulative sum over all 8,000 words cost ~0.07 ms
-    a word under XLA (a fifth of a greedy word); two over ~100 cost a few
-    microseconds. A word of probability 0 (masked) is never drawn."""
+    The same distribution as tf.random.stateless_categorical and as argmax(logits
+    + Gumbel noise), both slower under XLA on a CPU than the greedy step itself
+    (docs/architecture.md, "Fast paths"): two short cumulative sums instead of
+    one draw per word. A word of probability 0 (masked) is never drawn."""
     vocab = logits.shape[-1]
     blocks = -(-vocab // DRAW_BLOCK)
     weights = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))

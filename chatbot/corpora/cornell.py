@@ -6,8 +6,8 @@ Both files are " +++$+++ " separated and iso-8859-1 encoded:
     movie_conversations.txt   u0 +++$+++ u2 +++$+++ m0 +++$+++ ['L194', 'L195', 'L196']
 
 Conversations refer to lines by id and the lines file lists them in reverse
-order, so the reader first indexes the lines (id -> byte offset, not the text:
-memory stays at about 10 MB for the full 304,713 lines however long they are)
+order, so the reader first indexes the lines (id -> byte offset, not the text,
+so memory does not grow with how long the lines are)
 and then streams the conversations file, reading each line it needs from its
 offset. The index is bounded at MAX_LINES ids. The conversation's id is
 "<movie>:<line number in movie_conversations.txt>".

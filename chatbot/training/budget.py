@@ -6,9 +6,8 @@ A window holds `batch_size` conversations of up to `bptt` exchanges, each
 utterance padded to `max_len` tokens. What the step keeps for its backward
 pass grows with those token positions times the vocabulary (the logits and
 their gradient) and times the hidden units (the LSTM gates, attention). The
-constants were fitted to peak resident memory measured on DailyDialog (batch
-512 and 1,024; vocabulary 500 to 4,000; hidden 16 and 128), and predict the
-starter's run (1.8 GB against 2.0 GB measured) within 10%.
+constants were fitted to peak resident memory on DailyDialog runs of several
+batch, vocabulary and hidden sizes (docs/architecture.md, "Fast paths").
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Adam with TensorFlow's fused update kernel.
 
 Keras 3's Adam updates a weight in about ten elementwise ops, each a pass
-over the weight and its two moments. At the reference shape (3.9M weights)
-that is 8 ms a step on a 2-core CPU (3 ms fused): a fixed cost that a short window (bptt
+over the weight and its two moments: a fixed cost that a short window (bptt
 1) pays for every exchange. `ResourceApplyAdam` does the same arithmetic in
-one pass. The variables (and so checkpoints) are Keras's own; only the
-update differs, and it is the same formula:
+one pass (docs/architecture.md, "Fast paths"). The variables (and so
+checkpoints) are Keras's own; only the update differs, and it is the same formula:
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)

@@ -102,8 +102,7 @@ class Trainer:
         steps = tf.shape(source)[1]
         loss_sum, tokens = tf.constant(0.0), tf.constant(0.0)
         dtype = tf.float32 if noise is None else self.projection_dtype  # evaluation: float32
-        # Two spans measured best on DailyDialog windows (seconds an epoch's steps
-        # took: one span 21.9, two 17.2, three 19.4, four 19.7).
+        # Two spans: the fastest split measured (docs/architecture.md, "Fast paths").
         bounds = [0, steps // 2, steps]
         for span, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
             memory, starts, state = self._read_span(source, reset, state, start, stop)
