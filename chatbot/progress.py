@@ -1,13 +1,14 @@
-"""What a training run reports, and perplexity, its one measure (no TensorFlow here).
+"""What a training run reports as it goes (no TensorFlow here).
 
 `TqdmReporter` is the terminal's progress bar; `Silent` reports nothing (tests,
 and scripts that print their own figures)."""
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Protocol
+
+from .perplexity import perplexity
 
 
 class Reporter(Protocol):
@@ -20,10 +21,6 @@ class Silent:
     def epoch_start(self, epoch: int, total_windows: int, done: int) -> None: ...
     def window(self, loss_sum: float, tokens: int) -> None: ...
     def epoch_end(self, metrics: dict) -> None: ...
-
-
-def perplexity(loss_sum: float, tokens: int) -> float:
-    return math.exp(min(loss_sum / tokens, 50.0)) if tokens else float("nan")
 
 
 class TqdmReporter:

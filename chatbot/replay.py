@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .corpora import Problems, jsonl
 from .errors import UsageError
-from .progress import perplexity
+from .perplexity import perplexity
 from .store import Store, exchanges
 
 

@@ -222,7 +222,7 @@ def test_ablation_matches_the_training_loop_and_the_conditions_differ(store, cor
     """The ablation (conversations side by side) and Trainer.evaluate (bptt windows)
     are separate code; carried and reset must agree with them exactly."""
     from chatbot.evaluation.reports import ablation_report, split_conversations
-    from chatbot.progress import perplexity
+    from chatbot.perplexity import perplexity
     from chatbot.training.steps import Trainer
 
     train(store, corpus, "m", TINY, RUN)

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..bot import Chatbot
 from ..encoding import Exchange, encoded_conversations
 from ..errors import UsageError
-from ..progress import perplexity
+from ..perplexity import perplexity
 from ..store import Store
 from ..text import tokenize
 from ..vocab import Slots, Vocab

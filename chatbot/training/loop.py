@@ -25,7 +25,8 @@ from ..errors import ModelError, StoreError, UsageError
 from ..files import exclusive_lock
 from ..model import State
 from ..model_folder import ModelDir
-from ..progress import Reporter, Silent, perplexity
+from ..perplexity import perplexity
+from ..progress import Reporter, Silent
 from ..store import Store
 from ..vocab import SPECIALS, Vocab
 from . import budget
