@@ -42,14 +42,16 @@ def settings(epochs: int):
     from chatbot.config import Config, RunConfig
 
     # Sizes chosen to train in about an hour and a quarter on 2 CPU cores (3
-    # epochs of ~20-25 minutes at ~2,100-2,300 target tokens/s): 13,000 words
-    # cover 96.9% of DailyDialog's test tokens; the rest of the conversation's
-    # words are read and said through its slots. `chain`:
+    # epochs of ~25 minutes): 13,000 words cover 96.9% of DailyDialog's test
+    # tokens; the rest of the conversation's words are read and said through
+    # its slots. `slot_rank`: the word a user's statement names takes a slot
+    # when it ranks past 500 (names, cities, pets, foods, jobs), so the bot can
+    # say back words it knows too; 32 slots hold a long chat's facts. `chain`:
     # chats with the starter run on far past its conversations' ends; the
     # previous starter drifted into one reply without it (README). The rest is
-    # what a user's `chatbot train` gets.
+    # what a user's `chatbot train` gets (docs/starter-history.md).
     return (
-        Config(embed_dim=64, hidden_units=192, vocab_size=13_000),
+        Config(embed_dim=64, hidden_units=192, vocab_size=13_000, slots=32, slot_rank=500),
         RunConfig(batch_size=32, epochs=epochs, seed=0, chain=0.5),
     )
 
