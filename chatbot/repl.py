@@ -67,10 +67,10 @@ def _history(session: Session, arg: str) -> None:
         say(f"you> {printable(user)}\nbot> {printable(bot)}")
 
 
-@command("/state", "show the model, memory, decoding settings and transcript id")
+@command("/state", "show the model, memory, decoding settings, transcript id and slots")
 def _state(session: Session, arg: str) -> None:
     for line in session.describe():
-        say(line)
+        say(printable(line))  # the model's name and the slots' words are text from outside
 
 
 @command("/set", f"KEY=VALUE: {REMEMBER} (on|off), " + ", ".join(SETTABLE))

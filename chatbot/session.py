@@ -118,9 +118,12 @@ class Session:
         self._bot.decode_as({key.replace("-", "_"): parsed})
 
     def describe(self) -> list[str]:
-        """What `/state` shows: model, memory, state size, transcript, decoding."""
+        """What `/state` shows: model, memory, state size, transcript, decoding, and
+        the words the conversation's slots hold (what it can say back exactly)."""
         norm = sum(float((s * s).numpy().sum()) for s in self._bot.state) ** 0.5
         s = self.settings
+        slots = self._bot.slots.words
+        held = ", ".join(w for w in slots if w) or "(none yet)"
         return [
             f"model {self.model_name}, {REMEMBER} {'on' if self.remember else 'off'}, "
             f"state norm {norm:.3f}, transcript {self.transcript_id or '(none yet)'}",
@@ -128,6 +131,7 @@ class Session:
             f"top-p {s.top_p}, samples {s.samples}, repetition-penalty {s.repetition_penalty}, "
             f"no-repeat-ngram {s.no_repeat_ngram}, mmi {s.mmi} over {s.mmi_tokens} words, "
             f"length {s.min_length}-{s.max_length}",
+            *([f"slots ({sum(map(bool, slots))} of {len(slots)}): {held}"] if slots else []),
         ]
 
     def warm_up(self) -> None:

@@ -40,3 +40,14 @@ def test_a_name_it_never_saw_is_given_back_two_exchanges_later(starter, db_path)
 
 def test_with_the_state_reset_the_name_is_gone(starter, db_path):
     assert "zorblax" not in ask_name(starter, db_path, remember=False).lower()
+
+
+def test_state_shows_the_words_the_conversation_holds(starter, db_path):
+    with Store(db_path) as store:
+        session = Session(starter.fork(), store, "starter")
+        session.respond("My name is Zorblax.")
+        assert any(
+            line.startswith("slots (1 of ") and "zorblax" in line for line in session.describe()
+        )
+        session.reset()
+        assert any(line.endswith(": (none yet)") for line in session.describe())
