@@ -119,8 +119,8 @@ class Config:
         "conversation reads and writes as one slot, so the bot can say a name back "
         "(0: such words are <unk>).",
     )
-    # Off by default: starters trained with it said back known words in one-fact
-    # chats, but in a long chat answered with the wrong slot (docs/ablation.md).
+    # Off by default: it acts only where a corpus has a user speaker (the recall
+    # corpus); the starter's recipe sets 500 (docs/training.md, "Slots").
     slot_rank: int = _f(
         0,
         "The word a user's statement names (its last rare word, as in 'i live in "
@@ -129,7 +129,7 @@ class Config:
         "vocabulary lacks).",
     )
     # In order, the first fact told always took slot 0, and a model trained so
-    # answered every question of a long chat with it (docs/ablation.md).
+    # answered most questions of a long chat with it (docs/ablation.md).
     slot_hash: bool = _f(
         True,
         "A new word takes the first free slot from a hash of the word, rather than "

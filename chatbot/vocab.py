@@ -200,7 +200,7 @@ class Slots:
         """The slot a new word takes. In order, the n-th new word takes slot n (mod
         the count). By hash, it takes the first free slot from `word_hash(word)` on
         (that slot itself once all are bound), so no slot number means "the first
-        fact told": trained in order, a model answered every question of a long
+        fact told": trained in order, a model answered most questions of a long
         chat with slot 0's word (docs/ablation.md)."""
         if not self.by_hash:
             return self.seen % len(self.words)
