@@ -31,3 +31,10 @@ class ConfigError(UsageError):
 
 class ModelError(ChatbotError):
     """A model folder that is missing, incomplete or incompatible."""
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in words, with its path when it has one: "No space left on device
+    (models/x/ckpt)". Some carry no strerror or text at all; then its type speaks."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason} ({exc.filename})" if exc.filename else reason

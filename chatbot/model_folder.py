@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, RunConfig
-from .errors import ModelError
+from .errors import ModelError, os_reason
 from .files import read_json, replace_folder, write_atomic
 from .vocab import Vocab
 
@@ -91,14 +91,35 @@ class ModelDir:
         for stale in root.glob(f"{which}.*.tmp"):  # from a killed run (training is locked)
             shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{which}.", suffix=".tmp", dir=root))
-        write_tf(str(tmp / CKPT_PREFIX))
-        shutil.copy(self.config_path, tmp / "config.json")
-        shutil.copy(self.vocab_path, tmp / "vocab.json")
-        if self.run_path.is_file():
-            shutil.copy(self.run_path, tmp / "run.json")
-        write_atomic(tmp / "train_state.json", json.dumps(state, indent=1))
+        try:
+            write_tf(str(tmp / CKPT_PREFIX))
+            shutil.copy(self.config_path, tmp / "config.json")
+            shutil.copy(self.vocab_path, tmp / "vocab.json")
+            if self.run_path.is_file():
+                shutil.copy(self.run_path, tmp / "run.json")
+            write_atomic(tmp / "train_state.json", json.dumps(state, indent=1))
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # the last good checkpoint stays as it was
+            raise self._unwritable(which, exc) from None
         replace_folder(tmp, root / which)
         return root / which
+
+    def _unwritable(self, which: str, exc: Exception) -> Exception:
+        """A failed checkpoint write as one line (a full disk reaches us from TensorFlow
+        as a ResourceExhaustedError that names only a file)."""
+        from ._tf import tf
+
+        if isinstance(exc, OSError):
+            reason = os_reason(exc)
+        elif isinstance(exc, tf.errors.OpError):
+            free = shutil.disk_usage(self.path).free / 1e6
+            reason = f"TensorFlow: {type(exc).__name__}, {free:,.1f} MB free on its disk"
+        else:
+            return exc
+        return ModelError(
+            f"the {which} checkpoint of {self.path} could not be written ({reason}); "
+            "make room, then `chatbot train --resume` goes on from the last one"
+        )
 
     @staticmethod
     def read_tf(target: Any, prefix: str, vocab_size: int) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-from .errors import ChatbotError, UsageError
+from .errors import ChatbotError, UsageError, os_reason
 from .files import write_atomic
 from .session import REMEMBER, SETTABLE, Session
 from .text import MAX_CHARS, printable, shorten
@@ -147,7 +147,7 @@ def handle_safely(session: Session, line: str) -> bool:
     except sqlite3.OperationalError as exc:
         say(f"error: the database is busy or unwritable ({exc}); nothing was stored, try again")
     except OSError as exc:
-        say(f"error: {exc.strerror or exc} ({printable(str(exc.filename or ''))})")
+        say(f"error: {os_reason(exc)}")
     except Exception as exc:  # noqa: BLE001 - the REPL must outlive any one command
         say(f"error: {type(exc).__name__}: {printable(shorten(str(exc), 200))}")
     return False

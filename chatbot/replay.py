@@ -24,7 +24,7 @@ def _conversations(
     store: Store, source: str
 ) -> Iterator[tuple[str, str | None, list[tuple[str, str, dict]]]]:
     """(id, model, [(user, stored reply, the reply's settings)])."""
-    if source.isdigit():
+    if source.isascii() and source.isdigit():  # "²" is a digit to Python, not an id
         header, turns = store.transcript(int(source))
         pairs = [(u.text, b.text, b.settings or header["settings"]) for u, b in exchanges(turns)]
         yield f"transcript-{source}", header["model"], pairs
@@ -33,7 +33,8 @@ def _conversations(
     if not path.is_file():
         raise UsageError(f"{source} is neither a transcript id nor a JSONL file")
     # The ingestion reader, so a replay file is exactly a corpus file; a bad line stops it.
-    for conv in jsonl.read(path, Problems("fail")):
+    hint = 'each line: {"id": ..., "turns": [user, bot, ...]}, as `transcripts export` writes'
+    for conv in jsonl.read(path, Problems("fail", hint=hint)):
         texts = [u.text for u in conv.utterances]
         yield (
             conv.external_id,

@@ -21,7 +21,7 @@ from ._tf import tf
 from .bot import Chatbot, Conversation
 from .corpora import jsonl
 from .decode import Decoder, DecodeSettings
-from .errors import UsageError
+from .errors import ModelError, UsageError
 from .store import Store, exchanges
 from .text import MAX_CHARS, tokenize
 from .vocab import UNK_ID
@@ -50,6 +50,11 @@ def pack_state(state: list) -> bytes:
 
 
 def unpack_state(blob: bytes, size: int, units: int) -> list:
+    if len(blob) != size * units * 4:  # the model was retrained with other sizes since
+        raise ModelError(
+            f"a stored state has {len(blob) // 4} numbers and this model's has {size * units}: "
+            "the model was retrained with other sizes since; start a new chat"
+        )
     array = np.frombuffer(blob, np.float32).reshape(size, 1, units)
     return [tf.constant(a) for a in array]
 
@@ -262,6 +267,12 @@ class Session:
         last reply."""
         assert self.store is not None
         header, turns = self.store.transcript(transcript_id)
+        if header["model"] != self.model_name:
+            raise UsageError(
+                f"transcript {transcript_id} was made with model {header['model']!r}, and its "
+                f"state belongs to it; resume it with --model {header['model']}, or start a "
+                f"new chat with {self.model_name}"
+            )
         self.reset()
         self.transcript_id = transcript_id
         pairs = exchanges(turns)

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ..errors import ChatbotError
+from ..errors import ChatbotError, os_reason
 from ..text import printable
 
 
@@ -40,14 +40,9 @@ class ChatbotGroup(click.Group):
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted; nothing half-written was kept", 130)
         except sqlite3.Error as exc:
-            _fail(
-                f"the database cannot be used ({exc}); if it is damaged, restore it from a "
-                "backup or choose another --db. Nothing half-written was kept",
-                1,
-            )
+            _fail(_database_problem(exc), 1)
         except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            _fail(f"{exc.strerror or exc}{where}; nothing half-written was kept", 1)
+            _fail(f"{os_reason(exc)}; nothing half-written was kept", 1)
         except RecursionError:
             _fail("the input is nested too deeply to read", 1)
         except Exception as exc:  # noqa: BLE001 - one line, whatever went wrong
@@ -59,6 +54,18 @@ class ChatbotGroup(click.Group):
                 1,
             )
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _database_problem(exc: sqlite3.Error) -> str:
+    if "locked" in str(exc) or "busy" in str(exc):  # a writer's lock outlived our timeout
+        return (
+            f"the database is busy: another chatbot process is writing to it ({exc}); "
+            "try again when it has finished. Nothing half-written was kept"
+        )
+    return (
+        f"the database cannot be used ({exc}); if it is damaged, restore it from a "
+        "backup or choose another --db. Nothing half-written was kept"
+    )
 
 
 def _fail(message: str, code: int) -> None:

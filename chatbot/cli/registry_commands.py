@@ -57,7 +57,7 @@ def models(ctx: click.Context, db: Path | None) -> None:
 @click.pass_obj
 def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
     """Delete model NAME: its record and its folder. Transcripts of chats with it stay."""
-    from ..errors import ModelError, StoreError
+    from ..errors import ModelError, StoreError, os_reason
     from ..files import exclusive_lock
     from ..ingest import check_name
 
@@ -81,7 +81,7 @@ def models_rm(parent_db: Path | None, name: str, db: Path | None) -> None:
             except OSError as exc:
                 raise ModelError(
                     f"model {name!r} is no longer listed, but its folder {folder} could not "
-                    f"be deleted ({exc.strerror}); delete it by hand"
+                    f"be deleted ({os_reason(exc)}); delete it by hand"
                 ) from None
         lock.unlink(missing_ok=True)
     click.echo(f"Removed model {name!r}.")

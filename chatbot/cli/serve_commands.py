@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from ..errors import UsageError, os_reason
 from .app import cli, db_option
 
 MAX_CONNECTIONS = 64
@@ -98,6 +98,5 @@ def _check_free(host: str, port: int) -> None:
             pass
     except OSError as exc:
         raise UsageError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "
-            "or --host"
+            f"cannot listen on {host}:{port} ({os_reason(exc)}); choose another --port or --host"
         ) from None

@@ -77,6 +77,8 @@ class Problems:
     the first error when `on_error="fail"`."""
 
     on_error: str = "skip"
+    # What a failing reader tells the user to do; replay has no --on-error.
+    hint: str = "use --on-error skip to skip bad records"
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
@@ -89,7 +91,7 @@ class Problems:
     def error(self, path: Path, line: int | None, reason: str) -> None:
         message = f"{path}:{line}: {reason}" if line else f"{path}: {reason}"
         if self.on_error == "fail":
-            raise CorpusFormatError(message + " (use --on-error skip to skip bad records)")
+            raise CorpusFormatError(f"{message} ({self.hint})")
         self.skipped += 1
         if len(self.errors) < KEEP:
             self.errors.append(message)
@@ -141,7 +143,9 @@ def read_lines(
     """
     check_text_file(path)
     _Undecodable.count = 0
-    with path.open(encoding=encoding, errors="chatbot-replace", newline="\n") as f:
+    # utf-8-sig drops the byte-order mark some editors write first; it is not text.
+    codec = "utf-8-sig" if encoding == "utf-8" else encoding
+    with path.open(encoding=codec, errors="chatbot-replace", newline="\n") as f:
         number = 0
         while line := f.readline(MAX_LINE):
             number += 1

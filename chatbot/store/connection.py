@@ -16,7 +16,7 @@ from typing import Self
 
 import sqlite_utils
 
-from ..errors import StoreError
+from ..errors import StoreError, os_reason
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -119,7 +119,7 @@ class Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
-                f"cannot create the folder for database {self.path}: {exc.strerror}; "
+                f"cannot create the folder for database {self.path}: {os_reason(exc)}; "
                 "choose another --db"
             ) from None
         # A database in a folder that cannot be written (a read-only mount, another

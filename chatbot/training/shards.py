@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .._tf import tf
 from ..corpora.base import SPLITS, Prompt
-from ..errors import UsageError
+from ..errors import CorpusFormatError, UsageError
 from ..files import read_json, write_atomic
 from ..store import Store
 from ..text import tokenize
@@ -121,9 +121,12 @@ class ShardCorpus:
                 f"{self.folder} has no manifest.json; write shards with `chatbot export-shards`"
             )
         self.manifest = read_json(path, "shard manifest")
-        if {k: self.manifest.get(k) for k in FORMAT} != FORMAT:
+        if not isinstance(self.manifest, dict) or any(
+            self.manifest.get(k) != v for k, v in FORMAT.items()
+        ):
             raise UsageError(f"{path} is not a chatbot-shards manifest of version 1")
-        self.name = str(self.manifest["corpus"])
+        _check_manifest(self.manifest, self.folder, path)
+        self.name = self.manifest["corpus"]
 
     def corpus(self, name: str) -> str:
         return self.name
@@ -148,9 +151,42 @@ class ShardCorpus:
         parsed = records.map(
             lambda r: {k: v.values for k, v in tf.io.parse_single_example(r, spec).items()}
         )
-        for record in parsed.as_numpy_iterator():
-            prompts = set(record["prompts"].tolist())
-            yield [
-                Prompt(u.decode()) if i in prompts else u.decode()
-                for i, u in enumerate(record["utterances"])
-            ]
+        try:
+            for record in parsed.as_numpy_iterator():
+                prompts = set(record["prompts"].tolist())
+                texts = [u.decode(errors="replace") for u in record["utterances"]]
+                yield [Prompt(t) if i in prompts else t for i, t in enumerate(texts)]
+        except tf.errors.OpError as exc:  # a damaged or foreign file: TensorFlow's own words
+            reason = exc.message.splitlines()[0].split("}}")[-1].strip()
+            raise CorpusFormatError(
+                f"a shard in {self.folder} cannot be read ({reason[:200]}); "
+                "write the shards again with `chatbot export-shards`"
+            ) from None
+
+
+def _check_manifest(manifest: dict, folder: Path, path: Path) -> None:
+    """Refuse, in one line, a manifest whose fields are not what export_shards writes,
+    or whose files are not plain files inside its own folder."""
+
+    def bad(what: str) -> UsageError:
+        return UsageError(f"{path}: {what}; write the shards again with `chatbot export-shards`")
+
+    splits = manifest.get("splits")
+    if not isinstance(manifest.get("corpus"), str) or not isinstance(splits, dict):
+        raise bad("'corpus' must be a name and 'splits' an object")
+    for split, entry in splits.items():
+        if split not in SPLITS or not isinstance(entry, dict):
+            raise bad(f"unknown split {split!r}")
+        for key in ("conversations", "exchanges"):
+            value = entry.get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise bad(f"{split}.{key} must be a count. Received: {value!r}")
+        files = entry.get("files", [])
+        if not isinstance(files, list):
+            raise bad(f"{split}.files must be a list of file names")
+        for name in files:
+            # Only names inside the folder: a manifest must not reach other files.
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise bad(f"{split}.files names {name!r}, which is not a file in {folder}")
+            if not (folder / name).is_file():
+                raise bad(f"{split}.files names {name}, which is missing")
