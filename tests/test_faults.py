@@ -92,6 +92,57 @@ BOMB = "\n".join(
 )
 
 
+def _cornell(folder: Path) -> Path:
+    """A movie_lines.txt of 100 MB (25,000 lines of 4,000 characters) whose
+    conversations use a hundred of them: the index must not keep the text."""
+    sep = " +++$+++ "
+    folder.mkdir()
+    with (folder / "movie_lines.txt").open("w", encoding="iso-8859-1") as f:
+        for i in range(25_000):
+            f.write(sep.join([f"L{i}", "u0", "m0", "A", "word " * 800]) + "\n")
+    convs = [f"u0{sep}u1{sep}m0{sep}['L{i}', 'L{i + 1}']" for i in range(0, 25_000, 250)]
+    write(folder / "movie_conversations.txt", "\n".join(convs) + "\n", "iso-8859-1")
+    return folder
+
+
+def _yaml(path: Path, size: int) -> Path:
+    """ChatterBot YAML of many two-line conversations, `size` bytes or just under."""
+    entry = "- - hi there\n  - hello\n"
+    return write(path, "conversations:\n" + entry * ((size - 16) // len(entry)))
+
+
+def _jsonl_long_lines(path: Path) -> Path:
+    """100 records of 990,000 characters each (99 MB)."""
+    with path.open("w") as f:
+        for i in range(100):
+            f.write(json.dumps({"id": str(i), "turns": ["word " * 198_000, "ok"]}) + "\n")
+    return path
+
+
+# The shapes issue 36 measured growing with the input (1.3-2.8 GB before), at sizes a
+# test can afford: each is ingested whole (or refused in one line) under the bound.
+@pytest.mark.parametrize(
+    "name, make, refused",
+    [
+        ("one-conversation.txt", lambda p: write(p, "hi there\n" * 2_000_000), False),
+        ("long-lines.jsonl", _jsonl_long_lines, False),
+        ("many.yml", lambda p: _yaml(p, 2_000_000), False),
+        ("big.yml", lambda p: _yaml(p, 6_600_000), True),
+        ("cornell", _cornell, False),
+    ],
+)
+def test_each_format_at_its_worst_shape_stays_under_the_bound(
+    tmp_path, db_path, name, make, refused
+):
+    path = make(tmp_path / name)
+    code, err, peak = chatbot("ingest", str(path), "--db", str(db_path))
+    assert peak < PEAK_RSS_MB, f"{name}: {peak:.0f} MB"
+    if refused:
+        assert code == 1 and len(err) == 1 and "2 MB" in err[0], err
+    else:
+        assert code == 0 and not any(x.startswith("Error") for x in err), err[-3:]
+
+
 @pytest.mark.parametrize(
     "name, make",
     [
