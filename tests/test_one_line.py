@@ -139,3 +139,12 @@ def test_an_os_error_always_says_why():
         "No such file or directory (x.txt)"
     )
     assert "None" not in os_reason(PermissionError("denied")) == "denied"
+
+
+def test_the_format_hint_names_only_what_format_accepts(run, tmp_path):
+    result = run("ingest", str(write(tmp_path / "corpus.weird", "hi\n")))
+    assert result.exit_code == 2
+    offered = result.output.split("one of: ")[1].strip().split(", ")
+    assert "chitchat" not in offered
+    for fmt in offered:  # each one the hint offers is accepted
+        assert "Invalid value" not in run("ingest", "nothing", "--format", fmt).output

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..corpora import FILE_FORMATS
 from ..text import printable
 from .app import _print_table, cli, db_option, listed, open_store
 
@@ -16,7 +17,7 @@ from .app import _print_table, cli, db_option, listed, open_store
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["cornell", "dailydialog", "chatterbot", "jsonl", "text"]),
+    type=click.Choice(FILE_FORMATS),
     help="Corpus format (default: detected from PATH).",
 )
 @click.option("--name", help="Corpus name (default: the file or folder name).")

@@ -13,7 +13,7 @@ from ..errors import UsageError
 from . import chatterbot, chitchat, cornell, dailydialog, jsonl, plaintext
 from .base import Conversation, Problems, Utterance
 
-__all__ = ["FORMATS", "Conversation", "Problems", "Utterance", "detect", "read"]
+__all__ = ["FILE_FORMATS", "FORMATS", "Conversation", "Problems", "Utterance", "detect", "read"]
 
 Reader = Callable[[Path, Problems], Iterator[Conversation]]
 FORMATS: dict[str, Reader] = {
@@ -24,6 +24,8 @@ FORMATS: dict[str, Reader] = {
     "text": plaintext.read,
     "chitchat": chitchat.read,
 }
+# What --format accepts: chitchat is the package's own file (`--builtin chitchat`).
+FILE_FORMATS = tuple(f for f in FORMATS if f != "chitchat")
 
 
 def detect(path: Path) -> str:
@@ -47,7 +49,7 @@ def detect(path: Path) -> str:
         if path.suffix == ".txt":
             return "text"
     raise UsageError(
-        f"cannot tell the format of {path}; pass --format with one of: {', '.join(FORMATS)}"
+        f"cannot tell the format of {path}; pass --format with one of: {', '.join(FILE_FORMATS)}"
     )
 
 
