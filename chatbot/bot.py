@@ -208,3 +208,39 @@ class Chatbot:
         does that), as training reads a conversation's next utterance."""
         if ids:  # read like any utterance: the next `read` replaces the memory
             self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
+
+
+# -- several conversations at once (a server's replies due together) -------------------
+
+
+def listen_together(bots: list[Chatbot], texts: list[str]) -> None:
+    """`listen` for each of `bots` (forks of one model) to its text, the utterances
+    read side by side in one call (`Decoder.read_rows`)."""
+    utterances = []
+    for bot, text in zip(bots, texts, strict=True):
+        bot.forget_unless_remembering()
+        if not bot.remember_state:  # remembering, `carry` keeps the state as it is
+            bot.state = bot.model.carry(bot.state, 1.0, False)
+        utterances.append(bot.token_ids(text, user=True))
+        if not utterances[-1]:
+            bot.memory = bot.model.no_memory(1)  # what `read` leaves of an empty one
+    # Eager ops cost ~0.1 ms each: per-conversation ones would outweigh the read.
+    _read_together(bots, utterances)
+
+
+def answer_together(bots: list[Chatbot], replies: list[list[int]]) -> list[str]:
+    """`answer` for each of `bots` with its reply ids, read side by side in one call."""
+    replies = [b.slots.bound(ids) for b, ids in zip(bots, replies, strict=True)]
+    _read_together(bots, replies)
+    return [b.words(ids) for b, ids in zip(bots, replies, strict=True)]
+
+
+def _read_together(bots: list[Chatbot], utterances: list[list[int]]) -> None:
+    rows = [i for i, ids in enumerate(utterances) if ids]  # an empty one changes nothing
+    if not rows:
+        return
+    read = bots[rows[0]].decoder.read_rows(
+        [utterances[i] for i in rows], [bots[i].state for i in rows]
+    )
+    for i, (memory, state) in zip(rows, read, strict=True):
+        bots[i].memory, bots[i].state = memory, state

@@ -33,6 +33,8 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from ._tf import tf
 from .errors import ConfigError
 from .model import Memory, Seq2Seq, State
@@ -126,6 +128,11 @@ def chat_decoding(base: dict, chosen: dict) -> dict:
     return settings
 
 
+# The most conversations `replies` decodes in one call that it compiles ahead
+# (`warm_up_batches`); a server takes at most this many at once.
+MOST_ROWS = 32
+
+
 class Decoder:
     """Compiled encoding and reply decoding for one conversation (batch of 1)."""
 
@@ -183,15 +190,69 @@ class Decoder:
                 for row, d, b in zip(zip(states, memories, strict=True), draws, banned, strict=True)
             ]
         rows = 1 << (n - 1).bit_length()  # a compile per power of two, not per count
+        if (settings, rows) not in self._compiled and rows <= MOST_ROWS:
+            self.warm_up_batches(settings)
         fill = list(range(n)) + [0] * (rows - n)  # spare rows repeat the first; dropped
         padded = [self._padded(m) for m in memories]
         state = [tf.concat([states[i][k] for i in fill], 0) for k in range(len(states[0]))]
         memory = tuple(tf.concat([padded[i][k] for i in fill], 0) for k in (0, 1))
         seeds = tf.constant([[settings.seed, draws[i]] for i in fill], tf.int32)
-        penalty = tf.stack([self.penalty(tf.constant(banned[i], tf.int32)) for i in fill])
+        penalty = self._penalties([banned[i] for i in fill])
         out = self._compiled_batch(settings, rows)(state, memory, seeds, penalty).numpy()
         ids = [[int(i) for i in row] for row in out[:n]]
         return [r[: r.index(END_ID)] if END_ID in r else r for r in ids]
+
+    def warm_up_batches(self, settings: DecodeSettings) -> None:
+        """Compile `replies` and `read_rows` under `settings` for every batch size (2, 4,
+        ..., MOST_ROWS) now. XLA takes about 2 s a size: compiled one at a time, as a
+        server's load first makes each size, they were stalls of seconds at random."""
+        cfg, rows = self.model.config, 2
+        while rows <= MOST_ROWS:
+            zeros = self.model.zero_state(rows)
+            self._read_graph(rows)(tf.ones([rows, cfg.max_len], tf.int32), zeros)
+            words = tf.ones([rows, cfg.max_len], tf.bool)
+            memory = (tf.zeros([rows, cfg.max_len, cfg.hidden_units]), words)
+            seeds, penalty = tf.zeros([rows, 2], tf.int32), tf.zeros([rows, self.model.vocab_size])
+            self._compiled_batch(settings, rows)(zeros, memory, seeds, penalty)
+            rows *= 2
+
+    def read_rows(
+        self, utterances: list[list[int]], states: list[State]
+    ) -> list[tuple[Memory, State]]:
+        """`read` for several conversations (utterance i from `states[i]`; none empty)
+        in one call: the encoder's weights are read once a token for all of them.
+        Shorter rows are padded, and padding is masked, so each row gets what `read`
+        gives it alone."""
+        n = len(utterances)
+        if n == 1:
+            return [self.read(tf.constant(utterances, tf.int32), states[0])]
+        rows = 1 << (n - 1).bit_length()  # a graph per power of two, as `replies`
+        fill = list(range(n)) + [0] * (rows - n)  # spare rows repeat the first; dropped
+        longest = max(len(ids) for ids in utterances)
+        tokens = tf.constant(
+            [utterances[i] + [PAD_ID] * (longest - len(utterances[i])) for i in fill]
+        )
+        state = [tf.concat([states[i][k] for i in fill], 0) for k in range(len(states[0]))]
+        memory, new = self._read_graph(rows)(tokens, state)
+        # One split per tensor: 200 eager slices took longer than the read itself.
+        outputs, mask = (tf.split(x, rows) for x in memory)
+        states_out = list(zip(*(tf.split(s, rows) for s in new), strict=True))
+        return [((outputs[i], mask[i]), list(states_out[i])) for i in range(n)]
+
+    def _read_graph(self, rows: int) -> tf.types.experimental.ConcreteFunction:
+        # A fixed number of rows: with the rows left open, TensorFlow's graph of the
+        # masked LSTM ran about ten times slower (docs/architecture.md).
+        cfg = self.model.config
+        with self._compiling:
+            if ("read", rows) not in self._compiled:
+                signature = [
+                    tf.TensorSpec([rows, None], tf.int32),
+                    [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
+                ]
+                self._compiled[("read", rows)] = tf.function(
+                    self._read, input_signature=signature
+                ).get_concrete_function()
+            return self._compiled[("read", rows)]
 
     def _compiled_batch(
         self, settings: DecodeSettings, rows: int
@@ -271,6 +332,15 @@ class Decoder:
         never = tf.concat([[PAD_ID, START_ID, UNK_ID], banned], 0)
         hits = tf.one_hot(never, self.model.vocab_size)
         return tf.minimum(tf.reduce_sum(hits, axis=0), 1.0) * NEG_INF
+
+    def _penalties(self, banned: list[list[int]]) -> tf.Tensor:
+        """[rows, vocab]: `penalty` of each row's banned ids, built in numpy as one
+        tensor (32 rows of eager one-hots took longer than decoding them)."""
+        rows = np.zeros([len(banned), self.model.vocab_size], np.float32)
+        rows[:, [PAD_ID, START_ID, UNK_ID]] = NEG_INF
+        for row, ids in zip(rows, banned, strict=True):
+            row[ids] = NEG_INF
+        return tf.constant(rows)
 
     def _adjust(
         self,

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._tf import tf
-from .bot import Chatbot, Conversation
+from .bot import Chatbot, Conversation, answer_together, listen_together
 from .corpora import jsonl
 from .decode import Decoder, DecodeSettings
 from .errors import ModelError, UsageError
@@ -187,12 +187,9 @@ class Session:
     def listen(self, text: str) -> Heard:
         """Read `text` (cut to MAX_CHARS) as the line to reply to: the first half of an
         exchange, whose reply `finish` then says and stores."""
-        # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
-        # UTF-8: it becomes "?".
-        text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
-        heard = Heard(text, self.snapshot())
+        heard = self._heard(text)
         try:
-            self._bot.listen(text)
+            self._bot.listen(heard.text)
         except BaseException:
             self.restore(heard)
             raise
@@ -203,20 +200,71 @@ class Session:
         fails, the conversation goes back to where it was before the line."""
         try:
             reply = self._bot.answer(ids)
-            if self.store is not None:
-                self.store.add_exchange(
-                    self.start(),
-                    heard.text,
-                    reply,
-                    pack_state(self._bot.state),
-                    turn_settings(self._bot, draw),
-                )
+            self._store(heard, reply, draw)
         except BaseException:
             self.restore(heard)
             raise
+        self._keep(heard, reply)
+        return reply
+
+    @staticmethod
+    def listen_together(sessions: list[Session], texts: list[str]) -> list[Heard]:
+        """`listen` for sessions over one model, their lines read in one call
+        (`bot.listen_together`). If reading fails, every session is where it was."""
+        heard = [s._heard(text) for s, text in zip(sessions, texts, strict=True)]
+        try:
+            listen_together([s._bot for s in sessions], [h.text for h in heard])
+        except BaseException:
+            for s, h in zip(sessions, heard, strict=True):
+                s.restore(h)
+            raise
+        return heard
+
+    @staticmethod
+    def finish_together(
+        sessions: list[Session], heard: list[Heard], replies: list[list[int]], draws: list
+    ) -> list[str | Exception]:
+        """`finish` for sessions over one model, the replies read into their states in
+        one call; each exchange is stored on its own, and one that fails to store
+        gets its exception (that session is back where it was), the others go on."""
+        bots = [s._bot for s in sessions]
+        try:
+            texts = answer_together(bots, replies)
+        except Exception as exc:  # noqa: BLE001 - every session hears of it
+            for s, h in zip(sessions, heard, strict=True):
+                s.restore(h)
+            return [exc] * len(sessions)
+        results: list[str | Exception] = []
+        for s, h, reply, draw in zip(sessions, heard, texts, draws, strict=True):
+            try:
+                s._store(h, reply, draw)
+            except Exception as exc:  # noqa: BLE001 - this exchange's, not the others'
+                s.restore(h)
+                results.append(exc)
+                continue
+            s._keep(h, reply)
+            results.append(reply)
+        return results
+
+    def _heard(self, text: str) -> Heard:
+        # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
+        # UTF-8: it becomes "?".
+        text = text[:MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
+        return Heard(text, self.snapshot())
+
+    def _store(self, heard: Heard, reply: str, draw: int | None) -> None:
+        if self.store is not None:
+            self.store.add_exchange(
+                self.start(),
+                heard.text,
+                reply,
+                pack_state(self._bot.state),
+                turn_settings(self._bot, draw),
+            )
+
+    def _keep(self, heard: Heard, reply: str) -> None:
         self._states.append(heard.before)
         self.history.append((heard.text, reply))
-        return reply
 
     def restore(self, heard: Heard) -> None:
         """Back to where the conversation was before the line `heard`."""

@@ -12,6 +12,7 @@ Prints one JSON object: per level, replies/s and p50/p99 latency; `speedup_32`
 (replies/s at 32 / at 1) and `p99_32_over_p50_1`.
 
 usage: python scripts/bench_serve.py [--model starter] [--levels 1 8 32] [--turns 4]
+                                    [--replies 64]
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def level(url: str, clients: int, turns: int, timeout: float) -> dict:
             start.wait(timeout)
             for t in range(turns):
                 began = time.perf_counter()
-                body = {"content": LINES[t % len(LINES)], "temperature": 0}
+                # The decoding a client gets by default: the one the server compiled.
+                body = {"content": LINES[t % len(LINES)]}
                 ok = http.post(f"{url}/conversations/{key}/messages", json=body).is_success
                 with lock:
                     latencies.append(time.perf_counter() - began)
@@ -95,7 +97,8 @@ def main() -> None:
     parser.add_argument("--model", default="starter")
     # 128 exceeds the server's 64 connections: those clients are refused (503), counted.
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--turns", type=int, default=4, help="lines per conversation, at least")
+    parser.add_argument("--replies", type=int, default=64, help="replies per level, at least")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
 
@@ -107,7 +110,8 @@ def main() -> None:
         server = subprocess.Popen(
             [*command, "--port", str(port), "--capacity", str(max(args.levels) * 2)],
             env=env,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             import httpx2
@@ -121,9 +125,20 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         sys.exit("the server did not start")
                     time.sleep(0.5)
-            for n in args.levels:  # compile first what each level will call (not timed)
+            # The server compiles its batches on a thread while it answers: wait for
+            # it, then let each level call what it will call once (not timed).
+            for line in server.stderr:
+                if line.startswith("Ready for up to"):
+                    break
+            threading.Thread(target=server.stderr.read, daemon=True).start()  # drained
+            for n in args.levels:
                 level(url, n, 2, args.timeout)
-            results = {n: level(url, n, args.turns, args.timeout) for n in args.levels}
+            # Each level says at least --replies lines in all, so one conversation's
+            # p50 is not the median of four.
+            results = {
+                n: level(url, n, max(args.turns, -(-args.replies // n)), args.timeout)
+                for n in args.levels
+            }
         finally:
             server.terminate()
             server.wait(30)

@@ -280,6 +280,24 @@ def test_replies_decoded_side_by_side_equal_each_alone(starter, decoding):
     assert together == alone and len(set(map(tuple, alone))) > 1
 
 
+def test_utterances_read_side_by_side_equal_each_alone(starter):
+    starter.reset_hidden_state()
+    starter.observe("my name is zorblax and i live in paris")
+    states = [starter.model.zero_state(1), starter.state, starter.state]
+    utterances = [[5], [7, 8, 9, 10, 11], list(range(20, 40))]  # lengths 1, 5 and 20
+    together = starter.decoder.read_rows(utterances, states)
+    for (memory, state), ids, start in zip(together, utterances, states, strict=True):
+        alone_memory, alone_state = starter.decoder.read(tf.constant([ids], tf.int32), start)
+        for a, b in zip(state, alone_state, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+        mask = alone_memory[1].numpy()
+        np.testing.assert_array_equal(memory[1].numpy(), mask)
+        # Where the mask is off nothing attends, so only the words' outputs must agree.
+        np.testing.assert_allclose(
+            memory[0].numpy()[mask], alone_memory[0].numpy()[mask], atol=1e-5
+        )
+
+
 def test_one_rule_says_how_a_chat_decodes():
     from chatbot.decode import CHAT_DEFAULT, chat_decoding
 

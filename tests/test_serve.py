@@ -312,6 +312,35 @@ def test_replies_due_together_are_decoded_as_one_batch_and_equal_each_alone(bot,
     assert [replies[cid] for cid in ids] == [greedy_chat(bot, [line])[0] for line in lines]
 
 
+def test_conversations_answered_together_turn_after_turn_equal_each_alone(bot):
+    """Read, replied and read back side by side for three turns: each conversation's
+    state goes on exactly as in a chat of its own (and one with memory off too)."""
+    from chatbot.server.together import respond_together
+    from chatbot.session import Session
+
+    chats = [
+        ["hello", "my name is Zorblax", "what is my name?"],
+        ["i live in Paris", "do you like music?", "where do i live?"],
+        ["hi there", "i have a dog called rex", "what is my dog called?"],
+    ]
+    sessions = [Session(bot.fork(), None, "starter") for _ in chats]
+    for session in sessions:
+        session.configure({**bot.chat_decoding, **GREEDY})
+    sessions[2].set("remember-state", "off")
+    together = [
+        respond_together([(s, chat[turn], 0) for s, chat in zip(sessions, chats, strict=True)])
+        for turn in range(3)
+    ]
+    alone = [greedy_chat(bot, chat) for chat in chats[:2]]
+    forgetful = Session(bot.fork(), None, "starter")
+    forgetful.configure({**bot.chat_decoding, **GREEDY, "remember_state": False})
+    alone.append([forgetful.respond(line) for line in chats[2]])
+    assert [list(replies) for replies in zip(*together, strict=True)] == alone
+    assert [s.history for s in sessions] == [
+        list(zip(chat, replies, strict=True)) for chat, replies in zip(chats, alone, strict=True)
+    ]
+
+
 def test_with_an_api_key_every_request_but_the_page_needs_it(bot, db_path):
     app = create_app(lambda: Conversations(bot, Store(db_path), "starter"), api_key="sesame")
     try:

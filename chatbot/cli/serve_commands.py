@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,8 +74,9 @@ def serve(
 
     bot = Chatbot.load(model_name, db=db)
     click.echo(f"Loaded {model_name}; compiling its reply...", err=True)
-    bot.warm_up()
     app = create_app(lambda: Conversations(bot, Store(db), model_name, capacity), api_key=api_key)
+    app.state.worker.run_now("warm_up")
+    threading.Thread(target=_warm_up_batches, args=(app,), daemon=True).start()
     if not api_key and host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
             f"Warning: listening on {host} without --api-key: anyone who can reach the port "
@@ -89,6 +92,15 @@ def serve(
         )
     finally:
         app.state.worker.close()
+
+
+def _warm_up_batches(app: Any) -> None:
+    """Replies side by side compiled while the server already answers (one at a time
+    or in batches that compile as they come); says when it is at full speed."""
+    from ..decode import MOST_ROWS
+
+    app.state.worker.conversations.warm_up_batches()
+    click.echo(f"Ready for up to {MOST_ROWS} conversations decoded at once", err=True)
 
 
 def _check_free(host: str, port: int) -> None:

@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ..decode import MOST_ROWS
 from ..errors import ChatbotError, UsageError
 from ..text import MAX_CHARS
 from .conversations import Completion, Conversations, NotFound, WrongModel
@@ -57,18 +58,27 @@ class Worker:
     the event loop. The conversations (and their store: SQLite connections belong to
     the thread that made them) are made on that thread too.
 
-    Replies (`reply`) are gathered: the first request of a batch waits `window`
-    seconds for others, then all of them (at most `most`) are decoded side by side
-    in one call (`Conversations.together`). While one batch decodes, the next gathers.
+    Replies (`reply`) are gathered: the first request while the model is idle waits
+    `window` seconds for others, then all of them (at most `most`) are decoded side
+    by side in one call (`Conversations.together`). Those that arrive while a batch
+    decodes are the next batch, taken as soon as the model is free: a fixed wait per
+    batch split a steady load into small batches queued behind each other.
     """
 
-    def __init__(self, make: Callable[[], Conversations], window: float = 0.005, most: int = 32):
+    def __init__(
+        self, make: Callable[[], Conversations], window: float = 0.005, most: int = MOST_ROWS
+    ):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="chatbot-model")
         self.conversations = self.pool.submit(make).result()
         self.window, self.most = window, most
         self.pending: list[tuple[tuple, asyncio.Future]] = []
         self.lock = threading.Lock()  # `pending` is shared by every event loop's requests
+        self.draining: asyncio.Task | None = None  # the task taking batches, while any wait
         self.batch_sizes: deque[int] = deque(maxlen=1000)  # the last batches, for tests
+
+    def run_now(self, method: str, *args: Any) -> Any:
+        """`method` of the conversations, on the model's thread, from outside any loop."""
+        return self.pool.submit(getattr(self.conversations, method), *args).result()
 
     async def __call__(self, method: str, *args: Any) -> Any:
         function = partial(getattr(self.conversations, method), *args)
@@ -80,14 +90,25 @@ class Worker:
         future = loop.create_future()
         with self.lock:
             self.pending.append(((kind, args), future))
-            leader = len(self.pending) == 1
-        if leader:  # the first of a batch gathers it; later ones gather the next
-            await asyncio.sleep(self.window)
-            with self.lock:
-                batch, self.pending = self.pending, []
-            for start in range(0, len(batch), self.most):
-                await self._decode(batch[start : start + self.most])
+            if self.draining is None:
+                self.draining = loop.create_task(self._drain())
         return await future
+
+    async def _drain(self) -> None:
+        """Decode the waiting requests, a batch at a time, until none wait."""
+        try:
+            await asyncio.sleep(self.window)
+            while True:
+                with self.lock:
+                    batch, self.pending = self.pending[: self.most], self.pending[self.most :]
+                    if not batch:
+                        self.draining = None
+                        return
+                await self._decode(batch)
+        except BaseException:  # cancelled (the server stops): the next request starts anew
+            with self.lock:
+                self.draining = None
+            raise
 
     async def _decode(self, batch: list[tuple[tuple, asyncio.Future]]) -> None:
         self.batch_sizes.append(len(batch))

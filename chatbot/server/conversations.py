@@ -175,12 +175,26 @@ class Conversations:
     def _new_session(self) -> Session:
         return Session(self.bot.fork(), self.store, self.model_name)
 
-    def _configure(self, session: Session, overrides: dict) -> None:
-        """The model's chat decoding with `overrides`: each request says its own."""
+    def decoding(self, overrides: dict) -> dict:
+        """The model's chat decoding with `overrides` (a request's), whole."""
         base = DecodeSettings().for_model(self.bot.config.max_len)
         settings = {**dataclasses.asdict(base), **chat_decoding(self.bot.chat_decoding, overrides)}
         DecodeSettings(**{k: v for k, v in settings.items() if k != "remember_state"})
-        session.configure(settings)
+        return settings
+
+    def warm_up(self) -> None:
+        """Compile the reply under the decoding a request gets by default."""
+        self.bot.fork(self.decoding({})).warm_up()
+
+    def warm_up_batches(self) -> None:
+        """Compile replies side by side under that decoding for every batch size (~2 s
+        each). Safe on a thread beside the model's: a server can listen meanwhile."""
+        bot = self.bot.fork(self.decoding({}))
+        bot.decoder.warm_up_batches(bot.settings)
+
+    def _configure(self, session: Session, overrides: dict) -> None:
+        """The model's chat decoding with `overrides`: each request says its own."""
+        session.configure(self.decoding(overrides))
 
     def _transcript_id(self, key: str) -> int:
         found = self.store.transcript_by_key(key) if KEY.fullmatch(key) else None
