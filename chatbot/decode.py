@@ -131,6 +131,9 @@ def chat_decoding(base: dict, chosen: dict) -> dict:
 # The most conversations `replies` decodes in one call that it compiles ahead
 # (`warm_up_batches`); a server takes at most this many at once.
 MOST_ROWS = 32
+# Compiled replies kept (each settings and batch size is one, a few MB): the oldest
+# goes first, so a server's memory stays bounded whatever settings clients send.
+MOST_COMPILED = 64
 
 
 class Decoder:
@@ -190,8 +193,6 @@ class Decoder:
                 for row, d, b in zip(zip(states, memories, strict=True), draws, banned, strict=True)
             ]
         rows = 1 << (n - 1).bit_length()  # a compile per power of two, not per count
-        if (settings, rows) not in self._compiled and rows <= MOST_ROWS:
-            self.warm_up_batches(settings)
         fill = list(range(n)) + [0] * (rows - n)  # spare rows repeat the first; dropped
         padded = [self._padded(m) for m in memories]
         state = [tf.concat([states[i][k] for i in fill], 0) for k in range(len(states[0]))]
@@ -204,8 +205,10 @@ class Decoder:
 
     def warm_up_batches(self, settings: DecodeSettings) -> None:
         """Compile `replies` and `read_rows` under `settings` for every batch size (2, 4,
-        ..., MOST_ROWS) now. XLA takes about 2 s a size: compiled one at a time, as a
-        server's load first makes each size, they were stalls of seconds at random."""
+        ..., MOST_ROWS) now. XLA takes about 2 s a size: compiled as a server's load
+        first makes each size, they were stalls of seconds at random. (Only for the
+        decoding a server gives by default: other settings compile the size they need,
+        so a client varying its temperature costs one size's compile, not all.)"""
         cfg, rows = self.model.config, 2
         while rows <= MOST_ROWS:
             zeros = self.model.zero_state(rows)
@@ -293,7 +296,11 @@ class Decoder:
     ) -> tf.types.experimental.ConcreteFunction:
         """`body(state, memory, seed, settings, banned)` compiled once per `key`."""
         with self._compiling:
-            if key not in self._compiled:
+            if key in self._compiled:  # the most recently used goes last
+                self._compiled[key] = self._compiled.pop(key)
+            else:
+                while len(self._compiled) >= MOST_COMPILED:  # settings come from clients
+                    del self._compiled[next(iter(self._compiled))]  # the least recently used
                 self._compiled[key] = tf.function(
                     lambda s, m, seed, banned: body(s, m, seed, settings, banned),
                     input_signature=signature,

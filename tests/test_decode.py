@@ -310,3 +310,19 @@ def test_one_rule_says_how_a_chat_decodes():
     both = chat_decoding({}, {"beam": 4, "temperature": 0.5})
     assert both == {"beam": 4, "temperature": 0.5}  # DecodeSettings refuses it in one line
     assert before == CHAT_DEFAULT  # the rule changes no one's settings
+
+
+def test_compiled_replies_are_bounded_and_the_most_recently_used_stay(starter, monkeypatch):
+    import chatbot.decode as decode
+    from chatbot.decode import DecodeSettings
+
+    decoder = decode.Decoder(starter.model)  # its own cache, not the fixture's
+    monkeypatch.setattr(decode, "MOST_COMPILED", 3)
+    first = DecodeSettings(temperature=0.5)
+    decoder._compiled_for(first)
+    for t in (0.6, 0.7):
+        decoder._compiled_for(DecodeSettings(temperature=t))
+    decoder._compiled_for(first)  # used again: now the most recent
+    for t in (0.8, 0.9):  # a client sending ever new temperatures
+        decoder._compiled_for(DecodeSettings(temperature=t))
+    assert len(decoder._compiled) == 3 and first in decoder._compiled
