@@ -224,27 +224,26 @@ class Session:
     def finish_together(
         sessions: list[Session], heard: list[Heard], replies: list[list[int]], draws: list
     ) -> list[str | Exception]:
-        """`finish` for sessions over one model, the replies read into their states in
-        one call; each exchange is stored on its own, and one that fails to store
-        gets its exception (that session is back where it was), the others go on."""
-        bots = [s._bot for s in sessions]
+        """`finish` for sessions over one model: the replies read into their states in
+        one call and the exchanges stored in one transaction per store. If either
+        fails, every session hears of it and is back where it was."""
         try:
-            texts = answer_together(bots, replies)
+            texts = answer_together([s._bot for s in sessions], replies)
+            stores: dict[int, tuple[Store, list]] = {}
+            for s, h, reply, draw in zip(sessions, heard, texts, draws, strict=True):
+                if s.store is not None:
+                    stores.setdefault(id(s.store), (s.store, []))[1].append(
+                        s._exchange(h, reply, draw)
+                    )
+            for store, exchanges in stores.values():
+                store.add_exchanges(exchanges)
         except Exception as exc:  # noqa: BLE001 - every session hears of it
             for s, h in zip(sessions, heard, strict=True):
                 s.restore(h)
             return [exc] * len(sessions)
-        results: list[str | Exception] = []
-        for s, h, reply, draw in zip(sessions, heard, texts, draws, strict=True):
-            try:
-                s._store(h, reply, draw)
-            except Exception as exc:  # noqa: BLE001 - this exchange's, not the others'
-                s.restore(h)
-                results.append(exc)
-                continue
+        for s, h, reply in zip(sessions, heard, texts, strict=True):
             s._keep(h, reply)
-            results.append(reply)
-        return results
+        return list(texts)
 
     def _heard(self, text: str) -> Heard:
         # A lone surrogate (an undecodable byte from the terminal) cannot be stored as
@@ -254,13 +253,12 @@ class Session:
 
     def _store(self, heard: Heard, reply: str, draw: int | None) -> None:
         if self.store is not None:
-            self.store.add_exchange(
-                self.start(),
-                heard.text,
-                reply,
-                pack_state(self._bot.state),
-                turn_settings(self._bot, draw),
-            )
+            self.store.add_exchange(*self._exchange(heard, reply, draw))
+
+    def _exchange(self, heard: Heard, reply: str, draw: int | None) -> tuple:
+        """`Store.add_exchange`'s arguments for this exchange (the state after it)."""
+        state, settings = pack_state(self._bot.state), turn_settings(self._bot, draw)
+        return self.start(), heard.text, reply, state, settings
 
     def _keep(self, heard: Heard, reply: str) -> None:
         self._states.append(heard.before)

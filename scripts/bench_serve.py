@@ -9,7 +9,9 @@ all and the latency of each reply. Clients are threads of this process, bounded
 in count (the levels) and in time (`--timeout` per request).
 
 Prints one JSON object: per level, replies/s and p50/p99 latency; `speedup_32`
-(replies/s at 32 / at 1) and `p99_32_over_p50_1`.
+(replies/s at 32 / at 1) and `p99_32_over_p50_1`; and `growing_history`: one
+`/v1/chat/completions` client resending its whole history for `--history` turns,
+each turn's latency, and the last five turns' median over turns 2 to 6's.
 
 usage: python scripts/bench_serve.py [--model starter] [--levels 1 8 32] [--turns 4]
                                     [--replies 64]
@@ -92,6 +94,29 @@ def level(url: str, clients: int, turns: int, timeout: float) -> dict:
     }
 
 
+def growing_history(url: str, turns: int, timeout: float) -> dict:
+    """One client of `/v1/chat/completions` sending its whole history every turn, as
+    that API does: each turn's latency. The server's cache of states should make a
+    turn cost one exchange, whatever the history's length."""
+    import httpx2
+
+    messages: list[dict] = []
+    times: list[float] = []
+    with httpx2.Client(timeout=timeout) as http:
+        for t in range(turns):
+            messages.append({"role": "user", "content": LINES[t % len(LINES)]})
+            began = time.perf_counter()
+            reply = http.post(f"{url}/v1/chat/completions", json={"messages": messages})
+            times.append(time.perf_counter() - began)
+            messages.append(reply.json()["choices"][0]["message"])
+    early, late = statistics.median(times[1:6]), statistics.median(times[-5:])
+    return {
+        "turns": turns,
+        "turn_ms": [round(1000 * x, 1) for x in times],
+        "last_5_over_turns_2_to_6": round(late / early, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="starter")
@@ -100,6 +125,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=4, help="lines per conversation, at least")
     parser.add_argument("--replies", type=int, default=64, help="replies per level, at least")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--history", type=int, default=20, help="turns of a growing history")
     args = parser.parse_args()
 
     port = free_port()
@@ -139,11 +165,13 @@ def main() -> None:
                 n: level(url, n, max(args.turns, -(-args.replies // n)), args.timeout)
                 for n in args.levels
             }
+            history = growing_history(url, args.history, args.timeout)
         finally:
             server.terminate()
             server.wait(30)
     one = results[min(args.levels)]
     out: dict = {"benchmark": "serve", "model": args.model, "turns": args.turns, "levels": results}
+    out["growing_history"] = history
     if 32 in results:
         out["speedup_32"] = round(results[32]["replies_per_s"] / one["replies_per_s"], 2)
         out["p99_32_over_p50_1"] = round(results[32]["p99_ms"] / one["p50_ms"], 2)

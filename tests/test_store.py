@@ -51,3 +51,15 @@ def test_remove_corpus_cascades(store, db_path, tmp_path):
     assert table_counts(db_path) == [0, 0, 0]
     with pytest.raises(StoreError, match="no corpus named 'small'"):
         store.remove_corpus("small")
+
+
+def test_exchanges_stored_together_land_all_or_none(store):
+    import sqlite3
+
+    first = store.start_transcript("starter", {})
+    second = store.start_transcript("starter", {})
+    store.add_exchanges([(first, "hi", "hello", b"", {}), (second, "yo", "hey", b"", {})])
+    with pytest.raises(sqlite3.IntegrityError):  # no transcript 999: the batch is undone
+        store.add_exchanges([(first, "again", "sure", b"", {}), (999, "x", "y", b"", {})])
+    assert [t.text for t in store.transcript(first)[1]] == ["hi", "hello"]
+    assert [t.text for t in store.transcript(second)[1]] == ["yo", "hey"]

@@ -55,20 +55,26 @@ class TranscriptTables(Connection):
 
         `state` is the state after the reply; `settings` the decoding settings that made it.
         """
+        self.add_exchanges([(transcript_id, user, bot, state, settings)])
+
+    def add_exchanges(self, exchanges: list[tuple[int, str, str, bytes, dict]]) -> None:
+        """Commit several exchanges (`add_exchange`'s arguments each) in one
+        transaction: all of them or none (a server's batch of replies)."""
         with self.transaction():
-            (pos,) = self.db.execute(
-                "SELECT coalesce(max(position), -1) + 1 FROM turns WHERE transcript_id = ?",
-                [transcript_id],
-            ).fetchone()
             now = _now()
-            self.db.conn.executemany(
-                "INSERT INTO turns (transcript_id, position, role, text, state, settings, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (transcript_id, pos, "user", user, None, None, now),
-                    (transcript_id, pos + 1, "bot", bot, state, json.dumps(settings), now),
-                ],
-            )
+            for transcript_id, user, bot, state, settings in exchanges:
+                (pos,) = self.db.execute(
+                    "SELECT coalesce(max(position), -1) + 1 FROM turns WHERE transcript_id = ?",
+                    [transcript_id],
+                ).fetchone()
+                self.db.conn.executemany(
+                    "INSERT INTO turns (transcript_id, position, role, text, state, settings, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (transcript_id, pos, "user", user, None, None, now),
+                        (transcript_id, pos + 1, "bot", bot, state, json.dumps(settings), now),
+                    ],
+                )
 
     def drop_last_exchange(self, transcript_id: int) -> None:
         with self.transaction():
