@@ -148,3 +148,32 @@ def test_the_format_hint_names_only_what_format_accepts(run, tmp_path):
     assert "chitchat" not in offered
     for fmt in offered:  # each one the hint offers is accepted
         assert "Invalid value" not in run("ingest", "nothing", "--format", fmt).output
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[2J"
+
+
+def test_no_command_prints_outside_text_raw(run, store, tmp_path):
+    """Names, paths, stored lines and error details are shown with their escapes
+    written out (`\\x1b`), never sent to the terminal (issue 36)."""
+    source = write(tmp_path / f"chat{ESCAPES}.txt", "hello there\nhi\n")
+    assert run("ingest", str(source), "--name", "c").exit_code == 0
+    tid = store.start_transcript("starter", {})
+    store.add_exchange(tid, f"{ESCAPES}hello", f"hi{ESCAPES}", b"", {})
+    outputs = {
+        "show": run("show", "c").output,
+        "transcripts": run("transcripts").output,
+        "export": run("transcripts", "export", str(tid)).output,
+        "error": run("ingest", str(tmp_path / f"missing{ESCAPES}.txt")).output,
+    }
+    for command, output in outputs.items():
+        assert "\x1b" not in output and "\x07" not in output, command
+    assert "\\x1b]0;owned\\x07" in outputs["show"] + outputs["error"]
+
+
+@pytest.mark.tf
+def test_replay_shows_a_file_s_conversation_id_with_its_escapes_written_out(run, tmp_path):
+    record = {"id": f"x{ESCAPES}", "turns": ["hi", "hello"]}
+    result = run("replay", str(write(tmp_path / "r.jsonl", json.dumps(record) + "\n")))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "[x\\x1b]0;owned\\x07\\x1b[2J]" in result.output
