@@ -141,16 +141,11 @@ class Chatbot:
 
     def read(self, ids: list[int]) -> None:
         """Feed one utterance, as token ids, into the state (reset first without memory)."""
-        self.state = self.model.carry(self.state, 1.0, self.remember_state)
-        if ids:  # an empty utterance leaves the state as it was
-            self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
-        else:
-            self.memory = self.model.no_memory(1)
+        _read_together([self], [ids], fresh=True)
 
     def observe(self, text: str) -> None:
         """Feed one utterance into the state without replying."""
-        self.forget_unless_remembering()
-        self.read(self.token_ids(text, user=True))
+        self.listen(text)
 
     def forget_unless_remembering(self) -> None:
         """Without memory every exchange is a conversation of its own: the slots too
@@ -206,8 +201,7 @@ class Chatbot:
         """Feed the reply to the utterance just read into the state, on from that
         utterance (never reset before it, even without memory: the next `read`
         does that), as training reads a conversation's next utterance."""
-        if ids:  # read like any utterance: the next `read` replaces the memory
-            self.memory, self.state = self.decoder.read(tf.constant([ids], tf.int32), self.state)
+        _read_together([self], [ids])  # like any utterance: the next `read` replaces the memory
 
 
 # -- several conversations at once (a server's replies due together) -------------------
@@ -216,16 +210,10 @@ class Chatbot:
 def listen_together(bots: list[Chatbot], texts: list[str]) -> None:
     """`listen` for each of `bots` (forks of one model) to its text, the utterances
     read side by side in one call (`Decoder.read_rows`)."""
-    utterances = []
-    for bot, text in zip(bots, texts, strict=True):
+    for bot in bots:
         bot.forget_unless_remembering()
-        if not bot.remember_state:  # remembering, `carry` keeps the state as it is
-            bot.state = bot.model.carry(bot.state, 1.0, False)
-        utterances.append(bot.token_ids(text, user=True))
-        if not utterances[-1]:
-            bot.memory = bot.model.no_memory(1)  # what `read` leaves of an empty one
-    # Eager ops cost ~0.1 ms each: per-conversation ones would outweigh the read.
-    _read_together(bots, utterances)
+    utterances = [b.token_ids(t, user=True) for b, t in zip(bots, texts, strict=True)]
+    _read_together(bots, utterances, fresh=True)
 
 
 def answer_together(bots: list[Chatbot], replies: list[list[int]]) -> list[str]:
@@ -235,8 +223,18 @@ def answer_together(bots: list[Chatbot], replies: list[list[int]]) -> list[str]:
     return [b.words(ids) for b, ids in zip(bots, replies, strict=True)]
 
 
-def _read_together(bots: list[Chatbot], utterances: list[list[int]]) -> None:
-    rows = [i for i, ids in enumerate(utterances) if ids]  # an empty one changes nothing
+def _read_together(bots: list[Chatbot], utterances: list[list[int]], fresh: bool = False) -> None:
+    """Feed utterance i into bot i, all in one call. A `fresh` utterance starts an
+    exchange: the state is carried (zeros without memory) and an empty one leaves no
+    memory; otherwise (a reply) an empty one changes nothing."""
+    if fresh:
+        for bot, ids in zip(bots, utterances, strict=True):
+            if not bot.remember_state:  # remembering, `carry` keeps the state as it is
+                bot.state = bot.model.carry(bot.state, 1.0, False)
+            if not ids:
+                bot.memory = bot.model.no_memory(1)
+    # Eager ops cost ~0.1 ms each: per-conversation ones would outweigh the read.
+    rows = [i for i, ids in enumerate(utterances) if ids]
     if not rows:
         return
     read = bots[rows[0]].decoder.read_rows(

@@ -246,16 +246,14 @@ class Decoder:
         # A fixed number of rows: with the rows left open, TensorFlow's graph of the
         # masked LSTM ran about ten times slower (docs/architecture.md).
         cfg = self.model.config
-        with self._compiling:
-            if ("read", rows) not in self._compiled:
-                signature = [
-                    tf.TensorSpec([rows, None], tf.int32),
-                    [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
-                ]
-                self._compiled[("read", rows)] = tf.function(
-                    self._read, input_signature=signature
-                ).get_concrete_function()
-            return self._compiled[("read", rows)]
+        signature = [
+            tf.TensorSpec([rows, None], tf.int32),
+            [tf.TensorSpec([rows, cfg.hidden_units], tf.float32)] * cfg.state_size,
+        ]
+        return self._cached(
+            ("read", rows),
+            lambda: tf.function(self._read, input_signature=signature).get_concrete_function(),
+        )
 
     def _compiled_batch(
         self, settings: DecodeSettings, rows: int
@@ -295,17 +293,25 @@ class Decoder:
         self, key: object, body, settings: DecodeSettings, signature: list
     ) -> tf.types.experimental.ConcreteFunction:
         """`body(state, memory, seed, settings, banned)` compiled once per `key`."""
+
+        def build() -> tf.types.experimental.ConcreteFunction:
+            return tf.function(
+                lambda s, m, seed, banned: body(s, m, seed, settings, banned),
+                input_signature=signature,
+                jit_compile=True,  # XLA fuses the per-word ops
+            ).get_concrete_function()  # called directly, past tf.function's dispatch
+
+        return self._cached(key, build)
+
+    def _cached(self, key: object, build) -> tf.types.experimental.ConcreteFunction:
+        """`build()` once per `key`, kept among the MOST_COMPILED most recently used."""
         with self._compiling:
             if key in self._compiled:  # the most recently used goes last
                 self._compiled[key] = self._compiled.pop(key)
             else:
                 while len(self._compiled) >= MOST_COMPILED:  # settings come from clients
                     del self._compiled[next(iter(self._compiled))]  # the least recently used
-                self._compiled[key] = tf.function(
-                    lambda s, m, seed, banned: body(s, m, seed, settings, banned),
-                    input_signature=signature,
-                    jit_compile=True,  # XLA fuses the per-word ops
-                ).get_concrete_function()  # called directly, past tf.function's dispatch
+                self._compiled[key] = build()
             return self._compiled[key]
 
     def _read(self, tokens: tf.Tensor, state: State) -> tuple[Memory, State]:
